@@ -1,0 +1,120 @@
+// Emission of a Graph as an ONNX ModelProto (opset 17 + com.microsoft contrib ops onnxruntime provides).
+import onnxProto from 'onnx-proto';
+import { type Attrs, type AttrValue, type EmitContext, type Graph, type Value } from './graph.ts';
+import { GraphError, type GraphDType, type Shape } from './types.ts';
+
+const { onnx } = onnxProto;
+type INode = InstanceType<typeof onnx.NodeProto>;
+type ITensor = InstanceType<typeof onnx.TensorProto>;
+
+export const OPSET = 17;
+const FLOAT_ATTRS = new Set(['epsilon', 'alpha', 'beta', 'gamma', 'scale']);
+
+const DT: Record<GraphDType, number> = {
+  float32: onnx.TensorProto.DataType.FLOAT,
+  int64: onnx.TensorProto.DataType.INT64,
+  bool: onnx.TensorProto.DataType.BOOL,
+};
+
+function attrProto(name: string, v: AttrValue): InstanceType<typeof onnx.AttributeProto> {
+  const T = onnx.AttributeProto.AttributeType;
+  if (typeof v === 'string') return onnx.AttributeProto.create({ name, type: T.STRING, s: new TextEncoder().encode(v) });
+  if (typeof v === 'boolean') return onnx.AttributeProto.create({ name, type: T.INT, i: v ? 1 : 0 });
+  if (typeof v === 'number') {
+    return FLOAT_ATTRS.has(name) ? onnx.AttributeProto.create({ name, type: T.FLOAT, f: v }) : onnx.AttributeProto.create({ name, type: T.INT, i: v });
+  }
+  return FLOAT_ATTRS.has(name)
+    ? onnx.AttributeProto.create({ name, type: T.FLOATS, floats: [...v] })
+    : onnx.AttributeProto.create({ name, type: T.INTS, ints: [...v] });
+}
+
+function valueInfo(name: string, dtype: GraphDType, shape: Shape) {
+  return onnx.ValueInfoProto.create({
+    name,
+    type: { tensorType: { elemType: DT[dtype], shape: { dim: shape.map((d) => ({ dimValue: d })) } } },
+  });
+}
+
+function tensorProto(name: string, dtype: GraphDType, shape: Shape, data: Float32Array | BigInt64Array | Uint8Array): ITensor {
+  return onnx.TensorProto.create({
+    name,
+    dataType: DT[dtype],
+    dims: [...shape],
+    rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+  });
+}
+
+/**
+ * Serialises the part of `g` needed for `outputs` (name → value) to ONNX bytes.
+ * Nodes and initializers that do not contribute to an output are dropped; every declared input is kept.
+ */
+export function emitOnnx(g: Graph, outputs: Readonly<Record<string, Value>>): Uint8Array {
+  const needed = new Set<number>(Object.values(outputs).map((v) => v.id));
+  const live: typeof g.nodes = [];
+  for (let k = g.nodes.length - 1; k >= 0; k--) {
+    const n = g.nodes[k];
+    if (n.outputs.some((o) => needed.has(o.id))) {
+      live.push(n);
+      for (const v of n.inputs) needed.add(v.id);
+    }
+  }
+  live.reverse();
+
+  const nodes: INode[] = [];
+  const extra: ITensor[] = [];
+  let tmpCount = 0;
+  const ctx: EmitContext = {
+    node(opType, inputs, outs, attrs: Attrs = {}, domain?: string) {
+      nodes.push(
+        onnx.NodeProto.create({
+          opType,
+          input: inputs,
+          output: outs,
+          name: `${opType}_${nodes.length}`,
+          domain: domain ?? '',
+          attribute: Object.entries(attrs).map(([k, v]) => attrProto(k, v)),
+        }),
+      );
+    },
+    i64(values, shape) {
+      const name = `k_i64_${tmpCount++}`;
+      extra.push(tensorProto(name, 'int64', shape ?? [values.length], BigInt64Array.from(values.map((x) => BigInt(x)))));
+      return name;
+    },
+    f32(value) {
+      const name = `k_f32_${tmpCount++}`;
+      extra.push(tensorProto(name, 'float32', [], Float32Array.of(value)));
+      return name;
+    },
+    tmp(hint) {
+      return `${hint}__t${tmpCount++}`;
+    },
+  };
+  for (const n of live) {
+    n.op.emit(ctx, n.inputs.map((v) => v.name), n.outputs.map((v) => v.name), n.attrs);
+  }
+  const outNames = new Set<string>();
+  for (const [name, v] of Object.entries(outputs)) {
+    if (outNames.has(name)) throw new GraphError(`duplicate output name '${name}'`);
+    outNames.add(name);
+    ctx.node('Identity', [v.name], [name]);
+  }
+  const inits = g.initializers.filter((i) => needed.has(i.value.id)).map((i) => tensorProto(i.value.name, i.value.dtype, i.value.shape, i.data));
+
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    producerName: 'mvfa',
+    opsetImport: [
+      { domain: '', version: OPSET },
+      { domain: 'com.microsoft', version: 1 },
+    ],
+    graph: {
+      name: g.name,
+      node: nodes,
+      initializer: [...inits, ...extra],
+      input: g.inputs.map((v) => valueInfo(v.name, v.dtype, v.shape)),
+      output: Object.entries(outputs).map(([name, v]) => valueInfo(name, v.dtype, v.shape)),
+    },
+  });
+  return onnx.ModelProto.encode(model).finish();
+}

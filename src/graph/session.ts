@@ -1,0 +1,105 @@
+// Running emitted graphs on onnxruntime-node, with shape-checked Float32Array I/O.
+import * as ort from 'onnxruntime-node';
+import { type Graph, type Value } from './graph.ts';
+import { emitOnnx } from './onnx-emit.ts';
+import { GraphError, numel, shapeStr, type GraphDType, type Shape } from './types.ts';
+
+export type Device = 'cpu' | 'cuda';
+
+export interface SessionConfig {
+  /** Intra-op threads (default: onnxruntime's choice, one per core). */
+  threads?: number;
+  device?: Device;
+}
+
+export type FeedData = Float32Array | BigInt64Array | Uint8Array;
+export interface RunResult {
+  data: Float32Array;
+  shape: number[];
+}
+
+interface Spec {
+  dtype: GraphDType;
+  shape: Shape;
+}
+
+const globalConfig: SessionConfig = {};
+/** Sets defaults (threads, device) for every graph compiled afterwards. */
+export function configureSessions(cfg: SessionConfig): void {
+  Object.assign(globalConfig, cfg);
+}
+
+/** A Graph compiled into an onnxruntime session. */
+export class CompiledGraph {
+  private constructor(
+    readonly name: string,
+    private readonly session: ort.InferenceSession,
+    readonly inputs: ReadonlyMap<string, Spec>,
+    readonly outputs: ReadonlyMap<string, Spec>,
+  ) {}
+
+  static async compile(g: Graph, outputs: Readonly<Record<string, Value>>, cfg: SessionConfig = {}): Promise<CompiledGraph> {
+    const c = { ...globalConfig, ...cfg };
+    const bytes = emitOnnx(g, outputs);
+    const opts: ort.InferenceSession.SessionOptions = {
+      graphOptimizationLevel: 'all',
+      executionProviders: c.device === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
+      enableCpuMemArena: true,
+      enableMemPattern: true,
+      logSeverityLevel: 3,
+    };
+    if (c.threads) {
+      opts.intraOpNumThreads = c.threads;
+      opts.interOpNumThreads = 1;
+    }
+    let session: ort.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(bytes, opts);
+    } catch (e) {
+      throw new GraphError(`graph '${g.name}': onnxruntime could not create a session: ${(e as Error).message}`);
+    }
+    const ins = new Map<string, Spec>(g.inputs.map((v) => [v.name, { dtype: v.dtype, shape: v.shape }]));
+    const outs = new Map<string, Spec>(Object.entries(outputs).map(([k, v]) => [k, { dtype: v.dtype, shape: v.shape }]));
+    return new CompiledGraph(g.name, session, ins, outs);
+  }
+
+  /** Runs the graph. Every input must be fed with exactly its element count; outputs come back as Float32Array. */
+  async run(feeds: Readonly<Record<string, FeedData>>, fetch?: readonly string[]): Promise<Record<string, RunResult>> {
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const [name, spec] of this.inputs) {
+      const d = feeds[name];
+      if (d === undefined) throw new GraphError(`graph '${this.name}': input '${name}' ${shapeStr(spec.shape)} was not fed`);
+      const want = numel(spec.shape);
+      const kind = spec.dtype === 'float32' ? Float32Array : spec.dtype === 'int64' ? BigInt64Array : Uint8Array;
+      if (!(d instanceof kind)) throw new GraphError(`graph '${this.name}': input '${name}' must be ${spec.dtype}`);
+      if (d.length !== want) {
+        throw new GraphError(`graph '${this.name}': input '${name}' has ${d.length} elements, expected ${want} for shape ${shapeStr(spec.shape)}`);
+      }
+      const dims = [...spec.shape];
+      ortFeeds[name] =
+        spec.dtype === 'bool'
+          ? new ort.Tensor('bool', d as Uint8Array, dims)
+          : spec.dtype === 'int64'
+            ? new ort.Tensor('int64', d as BigInt64Array, dims)
+            : new ort.Tensor('float32', d as Float32Array, dims);
+    }
+    for (const name of Object.keys(feeds)) {
+      if (!this.inputs.has(name)) throw new GraphError(`graph '${this.name}': unknown input '${name}' (inputs: ${[...this.inputs.keys()].join(', ')})`);
+    }
+    let res: ort.InferenceSession.ReturnType;
+    try {
+      res = fetch ? await this.session.run(ortFeeds, [...fetch]) : await this.session.run(ortFeeds);
+    } catch (e) {
+      throw new GraphError(`graph '${this.name}': run failed: ${(e as Error).message}`);
+    }
+    const out: Record<string, RunResult> = {};
+    for (const [k, t] of Object.entries(res)) {
+      out[k] = { data: t.data as Float32Array, shape: [...t.dims] };
+    }
+    return out;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
