@@ -1,0 +1,118 @@
+// CLIP's pre-LN residual attention block (OpenAI / open_clip `ResidualAttentionBlock`) as graph nodes.
+import {
+  type Graph,
+  type Value,
+  GraphError,
+  add,
+  gelu,
+  layerNorm,
+  matmul,
+  mul,
+  quickGelu,
+  reshape,
+  slice,
+  softmax,
+  transpose,
+  shapeStr,
+} from '../graph/index.ts';
+
+export type Activation = 'gelu' | 'quickgelu';
+
+/** A block's tensors in PyTorch layout (Linear weights are [out, in]). */
+export interface BlockTensors {
+  ln1Weight: Value;
+  ln1Bias: Value;
+  inProjWeight: Value; // [3D, D]
+  inProjBias: Value; // [3D]
+  outProjWeight: Value; // [D, D]
+  outProjBias: Value;
+  ln2Weight: Value;
+  ln2Bias: Value;
+  fcWeight: Value; // [4D, D]
+  fcBias: Value;
+  projWeight: Value; // [D, 4D]
+  projBias: Value;
+}
+
+/** The state-dict suffixes of one block, OpenAI naming. */
+export const BLOCK_KEYS: Readonly<Record<keyof BlockTensors, string>> = {
+  ln1Weight: 'ln_1.weight',
+  ln1Bias: 'ln_1.bias',
+  inProjWeight: 'attn.in_proj_weight',
+  inProjBias: 'attn.in_proj_bias',
+  outProjWeight: 'attn.out_proj.weight',
+  outProjBias: 'attn.out_proj.bias',
+  ln2Weight: 'ln_2.weight',
+  ln2Bias: 'ln_2.bias',
+  fcWeight: 'mlp.c_fc.weight',
+  fcBias: 'mlp.c_fc.bias',
+  projWeight: 'mlp.c_proj.weight',
+  projBias: 'mlp.c_proj.bias',
+};
+
+export interface WeightSource {
+  /** Float32 data and shape of a tensor by its full state-dict name. */
+  get(name: string): { data: Float32Array; shape: readonly number[] };
+}
+
+/** Adds a block's weights under `prefix` (e.g. `visual.transformer.resblocks.3.`) as frozen constants. */
+export function blockConstants(g: Graph, src: WeightSource, prefix: string): BlockTensors {
+  const out = {} as Record<keyof BlockTensors, Value>;
+  for (const [field, suffix] of Object.entries(BLOCK_KEYS) as [keyof BlockTensors, string][]) {
+    const t = src.get(prefix + suffix);
+    out[field] = g.constant(prefix + suffix, t.data, t.shape);
+  }
+  return out;
+}
+
+/** x·Wᵀ + b for a PyTorch-layout weight (the transpose of a constant is folded by onnxruntime). */
+export function linearPt(x: Value, weight: Value, bias?: Value): Value {
+  const y = matmul(x, transpose(weight, [1, 0]));
+  return bias ? add(y, bias) : y;
+}
+
+export interface BlockOptions {
+  heads: number;
+  activation: Activation;
+  /** Additive attention mask [T, T] (e.g. causal: −inf above the diagonal). */
+  mask?: Value;
+  epsilon?: number;
+}
+
+/** Multi-head self-attention as torch.nn.MultiheadAttention (packed in-projection, q scaled by 1/√head_dim). */
+export function selfAttention(h: Value, w: BlockTensors, heads: number, mask?: Value): Value {
+  const [b, t, d] = h.shape;
+  if (d % heads !== 0) throw new GraphError(`attention: width ${d} is not divisible by ${heads} heads`);
+  const hd = d / heads;
+  const proj = (k: number, perm: number[]): Value => {
+    const wk = slice(w.inProjWeight, 0, k * d, (k + 1) * d);
+    const bk = slice(w.inProjBias, 0, k * d, (k + 1) * d);
+    return transpose(reshape(linearPt(h, wk, bk), [b, t, heads, hd]), perm);
+  };
+  const q = mul(proj(0, [0, 2, 1, 3]), 1 / Math.sqrt(hd)); // [B,H,T,hd]
+  const kT = proj(1, [0, 2, 3, 1]); // [B,H,hd,T]
+  const v = proj(2, [0, 2, 1, 3]); // [B,H,T,hd]
+  let scores = matmul(q, kT); // [B,H,T,T]
+  if (mask) scores = add(scores, mask);
+  const ctx = matmul(softmax(scores, -1), v); // [B,H,T,hd]
+  const merged = reshape(transpose(ctx, [0, 2, 1, 3]), [b, t, d]);
+  return linearPt(merged, w.outProjWeight, w.outProjBias);
+}
+
+/** x ← x + Attn(LN1(x)); x ← x + MLP(LN2(x)), x: [B, T, D]. */
+export function residualBlock(x: Value, w: BlockTensors, opt: BlockOptions): Value {
+  if (x.rank !== 3) throw new GraphError(`residual block: expected [B,T,D] input, got ${x.name}${shapeStr(x.shape)}`);
+  const eps = opt.epsilon ?? 1e-5;
+  const h = layerNorm(x, w.ln1Weight, w.ln1Bias, eps);
+  const x1 = add(x, selfAttention(h, w, opt.heads, opt.mask));
+  const m = linearPt(layerNorm(x1, w.ln2Weight, w.ln2Bias, eps), w.fcWeight, w.fcBias);
+  const act = opt.activation === 'quickgelu' ? quickGelu(m) : gelu(m);
+  return add(x1, linearPt(act, w.projWeight, w.projBias));
+}
+
+/** Additive causal mask [T, T]: 0 on and below the diagonal, −inf above. */
+export function causalMask(g: Graph, t: number): Value {
+  const m = new Float32Array(t * t);
+  for (let i = 0; i < t; i++) for (let j = i + 1; j < t; j++) m[i * t + j] = -Infinity;
+  return g.constant(`causal_mask_${t}`, m, [t, t]);
+}
