@@ -1,0 +1,164 @@
+// The MVFA training loop: frozen prefix cached once per image, one graph per step, two Adam optimisers.
+import { CompiledGraph, Graph, type SessionConfig } from '../graph/index.ts';
+import { Adam, MVFA_ADAM } from './adam.ts';
+import { type AdapterSet, type Head, cloneAdapters } from './adapters.ts';
+import { type Backbone, checkLevels, frozenPrefix } from './network.ts';
+import { mulberry32, shuffledIndices } from './rng.ts';
+import { compileTrainStep } from './training-graph.ts';
+
+export interface TrainSample {
+  name: string;
+  /** [3, S, S] in the model's input space. */
+  image: Float32Array;
+  /** [S, S]; binarised at 0.5. Null for normal images (all zero) or AC-only training. */
+  mask: Float32Array | null;
+  label: 0 | 1;
+}
+
+export interface StepLosses {
+  epoch: number;
+  step: number;
+  samples: string[];
+  total: number;
+  focal: number[];
+  dice: number[];
+  bce: number[];
+}
+
+export interface TrainOptions extends SessionConfig {
+  epochs: number;
+  lr: number;
+  acOnly: boolean;
+  batchSize?: number;
+  shuffle?: boolean;
+  seed?: number;
+  onStep?: (s: StepLosses) => void;
+  onEpoch?: (epoch: number, adapters: AdapterSet, state: TrainerState) => Promise<void> | void;
+  /** Resume from a saved state (epochs already done, optimiser moments, RNG position). */
+  resume?: TrainerState;
+}
+
+export interface TrainerState {
+  epochsDone: number;
+  adam: { seg: ReturnType<Adam['state']>; det: ReturnType<Adam['state']> };
+  rngDraws: number;
+}
+
+export class TrainingError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TrainingError';
+  }
+}
+
+/** Computes the frozen stream after block levels[0] for each image [3,S,S] (one graph, batch 1). */
+export async function cacheStreams(bb: Backbone, levels: readonly number[], imageSize: number, images: Float32Array[], cfg: SessionConfig = {}): Promise<Float32Array[]> {
+  checkLevels(levels, bb.vision.layers);
+  const g = new Graph(`mvfa_prefix_${imageSize}`);
+  const img = g.input('image', [1, 3, imageSize, imageSize]);
+  const graph = await CompiledGraph.compile(g, { stream: frozenPrefix(img, bb, levels[0]) }, cfg);
+  const out: Float32Array[] = [];
+  for (const im of images) out.push((await graph.run({ image: im })).stream.data);
+  await graph.release();
+  return out;
+}
+
+function stack(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+export async function trainAdapters(bb: Backbone, init: AdapterSet, text: Float32Array, samples: TrainSample[], opt: TrainOptions): Promise<{ adapters: AdapterSet; losses: StepLosses[]; state: TrainerState }> {
+  if (samples.length === 0) throw new TrainingError('no training images');
+  const s = Math.round(Math.sqrt(samples[0].image.length / 3));
+  const levels = init.levels;
+  const batch = Math.max(1, Math.min(opt.batchSize ?? 1, samples.length));
+  const adapters = cloneAdapters(init);
+  const streams = await cacheStreams(bb, levels, s, samples.map((x) => x.image), opt);
+  const tokens = streams[0].length / bb.vision.width;
+  const steps = new Map<number, Awaited<ReturnType<typeof compileTrainStep>>>();
+  const stepGraph = async (b: number) => {
+    let st = steps.get(b);
+    if (!st) {
+      st = await compileTrainStep(bb, { levels, bottleneck: init.bottleneck, imageSize: s, batch: b, tokens, acOnly: opt.acOnly }, opt);
+      steps.set(b, st);
+    }
+    return st;
+  };
+  const optims: Record<Head, Adam> = { seg: new Adam({ lr: opt.lr, ...MVFA_ADAM }), det: new Adam({ lr: opt.lr, ...MVFA_ADAM }) };
+  const rnd = mulberry32(opt.seed ?? 111);
+  let draws = 0;
+  const draw = () => {
+    draws++;
+    return rnd();
+  };
+  let startEpoch = 0;
+  if (opt.resume) {
+    optims.seg.load(opt.resume.adam.seg);
+    optims.det.load(opt.resume.adam.det);
+    for (let i = 0; i < opt.resume.rngDraws; i++) draw();
+    startEpoch = opt.resume.epochsDone;
+  }
+  const losses: StepLosses[] = [];
+  const nl = levels.length;
+  let step = 0;
+  const state = (): TrainerState => ({ epochsDone: 0, adam: { seg: optims.seg.state(), det: optims.det.state() }, rngDraws: draws });
+  for (let epoch = startEpoch; epoch < opt.epochs; epoch++) {
+    const order = opt.shuffle ? shuffledIndices(samples.length, draw) : samples.map((_, i) => i);
+    for (let k = 0; k < order.length; k += batch) {
+      const idx = order.slice(k, k + batch);
+      const { graph, withGrad } = await stepGraph(idx.length);
+      const feeds: Record<string, Float32Array> = {
+        stream: stack(idx.map((i) => streams[i])),
+        text,
+        label: Float32Array.from(idx.map((i) => samples[i].label)),
+      };
+      if (!opt.acOnly) {
+        feeds.mask = stack(idx.map((i) => {
+          const m = samples[i].mask;
+          const out = new Float32Array(s * s);
+          if (m) for (let p = 0; p < out.length; p++) out[p] = m[p] > 0.5 ? 1 : 0;
+          return out;
+        }));
+      }
+      for (const head of ['seg', 'det'] as Head[]) {
+        adapters[head].forEach((p, j) => {
+          feeds[`${head}_fc1_${j}`] = p.fc1;
+          feeds[`${head}_fc2_${j}`] = p.fc2;
+        });
+      }
+      const r = await graph.run(feeds);
+      const total = r.loss.data[0];
+      const names = idx.map((i) => samples[i].name);
+      if (!Number.isFinite(total)) throw new TrainingError(`loss became ${total} at epoch ${epoch + 1}, step ${step + 1} (images: ${names.join(', ')})`);
+      const rec: StepLosses = {
+        epoch,
+        step,
+        samples: names,
+        total,
+        focal: opt.acOnly ? [] : Array.from({ length: nl }, (_, j) => r[`focal_${j}`].data[0]),
+        dice: opt.acOnly ? [] : Array.from({ length: nl }, (_, j) => r[`dice_${j}`].data[0]),
+        bce: Array.from({ length: nl }, (_, j) => r[`bce_${j}`].data[0]),
+      };
+      losses.push(rec);
+      opt.onStep?.(rec);
+      for (const name of withGrad) {
+        const grad = r[`grad_${name}`].data;
+        for (let i = 0; i < grad.length; i++) {
+          if (!Number.isFinite(grad[i])) throw new TrainingError(`gradient of ${name} is not finite at epoch ${epoch + 1}, step ${step + 1} (images: ${names.join(', ')})`);
+        }
+        const [head, fc, j] = name.split('_') as [Head, 'fc1' | 'fc2', string];
+        optims[head].step(name, adapters[head][Number(j)][fc], grad);
+      }
+      step++;
+    }
+    if (opt.onEpoch) await opt.onEpoch(epoch, adapters, { ...state(), epochsDone: epoch + 1 });
+  }
+  for (const st of steps.values()) await st.graph.release();
+  return { adapters, losses, state: { ...state(), epochsDone: opt.epochs } };
+}
