@@ -1,0 +1,102 @@
+// The MVFA model a user holds: CLIP backbone + adapters + text features (+ memory banks), scoring images.
+import { type CompiledGraph, type SessionConfig } from '../graph/index.ts';
+import { type ClipModel } from '../clip/model.ts';
+import { type AdapterSet, checkAdapterFit } from './adapters.ts';
+import { type BranchScores, type Calibration, type FusedPrediction, fuseCalibrated } from './calibration.ts';
+import { type MemoryBank, compileInference, compileMemorySearch, concatTokens, runInference } from './inference.ts';
+import { type Backbone } from './network.ts';
+
+export interface MvfaConfig extends SessionConfig {
+  imageSize?: number;
+}
+
+export class Mvfa {
+  readonly backbone: Backbone;
+  readonly imageSize: number;
+  private inferGraph: Promise<CompiledGraph> | null = null;
+  private banks: { seg: MemoryBank; det: MemoryBank } | null = null;
+  private bankGraph: Promise<CompiledGraph> | null = null;
+
+  constructor(
+    readonly clip: ClipModel,
+    public adapters: AdapterSet,
+    /** [2, D]: normal, abnormal. */
+    readonly text: Float32Array,
+    public calibration: Calibration | null = null,
+    readonly config: MvfaConfig = {},
+  ) {
+    checkAdapterFit(adapters, clip.config.vision.width, clip.config.embedDim, clip.source);
+    if (text.length !== 2 * adapters.bottleneck) throw new Error(`text features must be [2, ${adapters.bottleneck}], got ${text.length} values`);
+    this.backbone = { weights: clip.weights, vision: clip.config.vision, activation: clip.activation };
+    this.imageSize = config.imageSize ?? 240;
+  }
+
+  get tokens(): number {
+    const grid = Math.floor(this.imageSize / this.backbone.vision.patchSize);
+    return grid * grid + 1;
+  }
+
+  private graph(): Promise<CompiledGraph> {
+    this.inferGraph ??= compileInference(this.backbone, this.adapters.levels, this.adapters.bottleneck, this.imageSize, 1, this.config);
+    return this.inferGraph;
+  }
+
+  /** Builds the per-level memory banks of both heads from support images (already augmented if wanted). */
+  async setSupport(images: Float32Array[]): Promise<void> {
+    if (images.length === 0) throw new Error('no support images');
+    const g = await this.graph();
+    const seg: Float32Array[][] = this.adapters.levels.map(() => []);
+    const det: Float32Array[][] = this.adapters.levels.map(() => []);
+    for (const im of images) {
+      const r = await runInference(g, im, this.adapters, this.text);
+      r.tokens.seg.forEach((t, j) => seg[j].push(t));
+      r.tokens.det.forEach((t, j) => det[j].push(t));
+    }
+    const d = this.adapters.bottleneck;
+    const size = images.length * this.tokens;
+    this.banks = {
+      seg: { head: 'seg', dim: d, levels: seg.map(concatTokens), size },
+      det: { head: 'det', dim: d, levels: det.map(concatTokens), size },
+    };
+    if (this.bankGraph) await (await this.bankGraph).release();
+    this.bankGraph = compileMemorySearch(this.adapters.levels.length, 1, this.tokens, d, size, this.imageSize, this.config);
+  }
+
+  get hasSupport(): boolean {
+    return this.banks !== null;
+  }
+
+  /** Raw branch outputs for one image [3,S,S]: the official dumps (zero_seg, zero_det, few_seg, few_det). */
+  async analyze(image: Float32Array): Promise<BranchScores> {
+    const r = await runInference(await this.graph(), image, this.adapters, this.text);
+    const out: BranchScores = { zeroSeg: r.zeroSeg, zeroDet: r.zeroDet[0] };
+    if (this.banks && this.bankGraph) {
+      const bg = await this.bankGraph;
+      for (const head of ['seg', 'det'] as const) {
+        const feeds: Record<string, Float32Array> = {};
+        r.tokens[head].forEach((q, j) => {
+          feeds[`query_${j}`] = q;
+          feeds[`bank_${j}`] = this.banks![head].levels[j];
+        });
+        const few = (await bg.run(feeds)).few.data;
+        if (head === 'seg') out.fewSeg = few;
+        else out.fewDet = few;
+      }
+    }
+    return out;
+  }
+
+  /** Score and heatmap of one image with the stored calibration (single-image rule). */
+  async predict(image: Float32Array): Promise<FusedPrediction & { raw: BranchScores }> {
+    if (!this.calibration) throw new Error('these adapters carry no calibration; train with support images or call calibrate() first');
+    const raw = await this.analyze(image);
+    return { ...fuseCalibrated(raw, this.calibration), raw };
+  }
+
+  async release(): Promise<void> {
+    if (this.inferGraph) await (await this.inferGraph).release();
+    if (this.bankGraph) await (await this.bankGraph).release();
+    this.inferGraph = null;
+    this.bankGraph = null;
+  }
+}
