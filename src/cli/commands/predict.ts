@@ -1,0 +1,105 @@
+// `mvfa predict`: anomaly scores and maps for images with trained adapters (optionally with a few-shot memory bank).
+import { type Command } from 'commander';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type AugmentMode, augmentSupport, listImages } from '../../data/training-set.ts';
+import { writeNpy } from '../../io/npy.ts';
+import { loadAdapters } from '../../mvfa/checkpoint.ts';
+import { fuseCalibrated } from '../../mvfa/calibration.ts';
+import { Mvfa } from '../../mvfa/mvfa.ts';
+import { type GlobalOptions, FailureLog, UsageError, applyGlobal, expandInputs, log, parseIntOpt, parseLevels, progress, stem } from '../common.ts';
+import { imageTensor, openClip, textFeaturesFor } from '../model-loading.ts';
+
+interface PredictOpts extends GlobalOptions {
+  clip?: string;
+  adapters: string;
+  organ?: string;
+  support?: string;
+  supportAugment: string;
+  levels?: number[];
+  imageSize?: number;
+  dump?: string;
+  out?: string;
+  activation?: string;
+}
+
+export function registerPredict(program: Command, run: (f: () => Promise<number>) => Promise<void>): void {
+  program
+    .command('predict')
+    .description('score images: zero-shot (text) branch, plus the few-shot memory bank with --support')
+    .option('--clip <path>', 'CLIP weights; default: the downloaded ViT-L/14-336')
+    .requiredOption('--adapters <path>', 'trained adapters (.safetensors from `mvfa train`, or an official .pth)')
+    .option('--organ <name>', 'organ name for the prompts (default: the one stored with the adapters)')
+    .option('--support <dir>', 'folder of normal images for the few-shot memory bank')
+    .option('--support-augment <none|mvfa>', 'expand the support images ×11 as the official code', 'mvfa')
+    .option('--levels <list>', 'adapter blocks, for adapter files that do not store them', parseLevels)
+    .option('--image-size <n>', 'model input size (default: stored with the adapters, else 240)', parseIntOpt('--image-size', 14))
+    .option('--dump <dir>', 'write raw maps: <stem>.zero_seg.npy, <stem>.few_seg.npy, <stem>.few_det.npy and scores.json')
+    .option('--out <dir>', 'write results.json (calibrated scores) and heatmap overlays')
+    .option('--activation <gelu|quickgelu>', 'GELU variant of the CLIP towers', 'gelu')
+    .argument('<images...>', 'image files or folders')
+    .addHelpText('after', '\nExamples:\n  mvfa predict --adapters brain.safetensors --support few/good --out results scans/\n  mvfa predict --clip clip.pt --adapters Brain.pth --organ Brain --dump dumps test/*.png')
+    .action((images: string[], o: PredictOpts) =>
+      run(async () => {
+        applyGlobal(o);
+        if (o.supportAugment !== 'none' && o.supportAugment !== 'mvfa') throw new UsageError(`--support-augment must be none or mvfa, got '${o.supportAugment}'`);
+        const files = expandInputs(images);
+        const { clip, path } = await openClip(o);
+        const ck = await loadAdapters(o.adapters, o.levels);
+        const organ = o.organ ?? ck.info.organ;
+        if (!organ) throw new UsageError(`--organ is required: ${o.adapters} does not store an organ name`);
+        const size = o.imageSize ?? (ck.info.imageSize ? Number(ck.info.imageSize) : 240);
+        const model = new Mvfa(clip, ck.adapters, await textFeaturesFor(clip, path, organ), ck.calibration ?? null, { imageSize: size });
+        if (o.support) {
+          const sup = await Promise.all(listImages(o.support, 'support').map((p) => imageTensor(p, size)));
+          await model.setSupport(augmentSupport(sup, size, o.supportAugment as AugmentMode));
+          log(o.quiet, `memory bank: ${sup.length} support images${o.supportAugment === 'mvfa' ? ' ×11' : ''}`);
+        }
+        for (const d of [o.dump, o.out]) if (d) await mkdir(d, { recursive: true });
+        const fails = new FailureLog();
+        const scores: Record<string, Record<string, number>> = {};
+        const results: { image: string; score: number | null; zero_det: number }[] = [];
+        const bar = progress('predict', files.length, o.quiet || o.json);
+        for (const f of files) {
+          try {
+            const raw = await model.analyze(await imageTensor(f, size));
+            const s = stem(f);
+            const entry: Record<string, number> = { zero_det: raw.zeroDet };
+            if (raw.fewDet) entry.few_det = raw.fewDet.reduce((a, b) => a + b, 0) / raw.fewDet.length;
+            let score: number | null = null;
+            if (ck.calibration) {
+              const fused = fuseCalibrated(raw, ck.calibration);
+              score = fused.score;
+              entry.score = score;
+              if (o.out) await writeOverlayIfAvailable(f, fused.map, size, join(o.out, `${s}.png`));
+            }
+            scores[s] = entry;
+            results.push({ image: f, score, zero_det: raw.zeroDet });
+            if (o.dump) {
+              const sh = [size, size];
+              await writeNpy(join(o.dump, `${s}.zero_seg.npy`), { dtype: 'float32', shape: sh, data: raw.zeroSeg }, { overwrite: true });
+              if (raw.fewSeg) await writeNpy(join(o.dump, `${s}.few_seg.npy`), { dtype: 'float32', shape: sh, data: raw.fewSeg }, { overwrite: true });
+              if (raw.fewDet) await writeNpy(join(o.dump, `${s}.few_det.npy`), { dtype: 'float32', shape: sh, data: raw.fewDet }, { overwrite: true });
+            }
+          } catch (e) {
+            fails.add(f, e);
+          }
+          bar.tick();
+        }
+        bar.stop();
+        if (o.dump) await writeFile(join(o.dump, 'scores.json'), `${JSON.stringify(scores, null, 1)}\n`);
+        if (o.out) await writeFile(join(o.out, 'results.json'), `${JSON.stringify({ adapters: o.adapters, organ, results, failures: fails.failures }, null, 1)}\n`);
+        if (o.json) process.stdout.write(`${JSON.stringify({ results, failures: fails.failures })}\n`);
+        else for (const r of results) process.stdout.write(`${r.score === null ? r.zero_det.toFixed(6) : r.score.toFixed(6)}\t${r.image}\n`);
+        fails.summary(files.length);
+        await model.release();
+        await clip.release();
+        return fails.exitCode;
+      }),
+    );
+}
+
+async function writeOverlayIfAvailable(image: string, map: Float32Array, size: number, out: string): Promise<void> {
+  const { writeHeatmapPng } = await import('../heatmap.ts');
+  await writeHeatmapPng(image, map, size, out);
+}

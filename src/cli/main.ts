@@ -1,0 +1,57 @@
+// The `mvfa` command line.
+import { Command, CommanderError } from 'commander';
+import { registerClipCommands } from './commands/clip-commands.ts';
+import { registerMetrics } from './commands/metrics.ts';
+import { registerPredict } from './commands/predict.ts';
+import { registerTrain } from './commands/train.ts';
+import { EXIT_INPUT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, parseIntOpt } from './common.ts';
+import { extraCommands } from './extra-commands.ts';
+
+export async function main(argv: string[]): Promise<number> {
+  let code = EXIT_OK;
+  const run = async (f: () => Promise<number>): Promise<void> => {
+    try {
+      code = await f();
+    } catch (e) {
+      const err = e as Error;
+      const usage = err instanceof UsageError || err.name === 'DatasetError' || err.name === 'AdapterFileError' || err.name === 'ClipWeightsError' || err.name === 'WeightFileError';
+      process.stderr.write(`error: ${err.message}\n`);
+      if (process.env.MVFA_DEBUG) process.stderr.write(`${err.stack}\n`);
+      code = usage ? EXIT_USAGE : EXIT_INPUT_FAILED;
+    }
+  };
+  const program = new Command('mvfa')
+    .description('MVFA zero-/few-shot anomaly detection for medical images (CVPR 2024) on onnxruntime')
+    .option('--threads <n>', 'compute threads (default: all cores)', parseIntOpt('--threads'))
+    .option('--device <cpu|cuda>', 'execution device (cuda needs the CUDA build of onnxruntime-node)', 'cpu')
+    .option('--json', 'machine-readable output on stdout')
+    .option('--quiet', 'no progress output')
+    .enablePositionalOptions(false)
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  program.hook('preAction', (_this, action) => {
+    // Global options apply to every subcommand.
+    Object.assign(action.opts(), { ...program.opts(), ...action.opts() });
+  });
+  registerClipCommands(program, run);
+  registerTrain(program, run);
+  registerPredict(program, run);
+  registerMetrics(program, run);
+  for (const reg of await extraCommands()) reg(program, run);
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT_OK;
+      return EXIT_USAGE;
+    }
+    if (e instanceof UsageError) {
+      process.stderr.write(`error: ${e.message}\n`);
+      return EXIT_USAGE;
+    }
+    throw e;
+  }
+  return code;
+}
+
+export { EXIT_INPUT_FAILED };

@@ -1,0 +1,117 @@
+// Training MVFA from image folders: files → samples → adapters → calibration → checkpoint (crash-safe, resumable).
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { type ClipModel } from '../clip/model.ts';
+import { type AugmentMode, augmentSupport, checkMaskSizes, loadTrainingSamples, trainingFiles } from '../data/training-set.ts';
+import { type AdapterSet, checkAdapterFit, initAdapters } from '../mvfa/adapters.ts';
+import { type Calibration, type Task, calibrate } from '../mvfa/calibration.ts';
+import { type AdapterCheckpoint, saveAdapters } from '../mvfa/checkpoint.ts';
+import { Mvfa } from '../mvfa/mvfa.ts';
+import { checkLevels } from '../mvfa/network.ts';
+import { loadTrainingState, saveTrainingState } from '../mvfa/train-state.ts';
+import { type StepLosses, trainAdapters } from '../mvfa/trainer.ts';
+
+export interface FitOptions {
+  normalDir: string;
+  abnormalDir: string;
+  masksDir?: string;
+  organ: string;
+  epochs: number;
+  lr: number;
+  augment: AugmentMode;
+  shuffle: boolean;
+  seed: number;
+  levels: number[];
+  imageSize: number;
+  batchSize: number;
+  init?: AdapterSet;
+  /** Output adapters path; the resumable state goes to `${out}.state`. */
+  out: string;
+  resume?: boolean;
+  overwrite?: boolean;
+  onStage?: (stage: string, done: number, total: number) => void;
+  onStep?: (s: StepLosses, stepsPerEpoch: number) => void;
+}
+
+export interface FitResult {
+  checkpoint: AdapterCheckpoint;
+  losses: StepLosses[];
+  timings: Record<string, number>;
+}
+
+export async function fitMvfa(clip: ClipModel, text: Float32Array, o: FitOptions): Promise<FitResult> {
+  const timings: Record<string, number> = {};
+  let t = Date.now();
+  const lap = (k: string) => {
+    timings[k] = (Date.now() - t) / 1000;
+    t = Date.now();
+  };
+  if (existsSync(o.out) && !o.overwrite && !o.resume) throw new Error(`${o.out}: already exists (pass --force to replace it)`);
+  checkLevels(o.levels, clip.config.vision.layers);
+  const files = trainingFiles(o.normalDir, o.abnormalDir, o.masksDir);
+  await checkMaskSizes(files);
+  const acOnly = !o.masksDir;
+  const task: Task = acOnly ? 'AC' : 'AC+AS';
+  const nFiles = files.abnormal.length + files.normal.length;
+  let loaded = 0;
+  const samples = await loadTrainingSamples(files, o.imageSize, o.augment, () => o.onStage?.('load', ++loaded, nFiles));
+  lap('load_s');
+  const bottleneck = clip.config.embedDim;
+  const fingerprint = createHash('sha256')
+    .update(JSON.stringify({ files, organ: o.organ, epochs: o.epochs, lr: o.lr, augment: o.augment, shuffle: o.shuffle, seed: o.seed, levels: o.levels, imageSize: o.imageSize, batchSize: o.batchSize }))
+    .digest('hex');
+  const statePath = `${o.out}.state`;
+  let start = o.init ?? initAdapters(clip.config.vision.width, bottleneck, o.levels, o.seed);
+  checkAdapterFit(start, clip.config.vision.width, bottleneck, 'initial adapters');
+  let resumeState;
+  let priorLosses: StepLosses[] = [];
+  if (o.resume) {
+    const saved = await loadTrainingState(statePath);
+    if (saved) {
+      if (saved.fingerprint !== fingerprint) throw new Error(`${statePath}: saved with different data or settings; cannot resume`);
+      start = saved.adapters;
+      resumeState = saved.state;
+      priorLosses = saved.losses;
+    }
+  }
+  const bb = { weights: clip.weights, vision: clip.config.vision, activation: clip.activation };
+  const stepsPerEpoch = Math.ceil(samples.length / o.batchSize);
+  const runLosses: StepLosses[] = [];
+  const r = await trainAdapters(bb, start, text, samples, {
+    epochs: o.epochs,
+    lr: o.lr,
+    acOnly,
+    batchSize: o.batchSize,
+    shuffle: o.shuffle,
+    seed: o.seed,
+    resume: resumeState,
+    onStep: (s) => {
+      runLosses.push(s);
+      o.onStep?.(s, stepsPerEpoch);
+    },
+    onEpoch: async (epoch, adapters, state) => {
+      await saveTrainingState(statePath, { adapters, state, losses: [...priorLosses, ...runLosses], fingerprint });
+      o.onStage?.('epoch', epoch + 1, o.epochs);
+    },
+  });
+  lap('train_s');
+  // Calibration for single-image scoring: memory bank of the (augmented) normal images, ranges over all originals.
+  const model = new Mvfa(clip, r.adapters, text, null, { imageSize: o.imageSize });
+  const normals = samples.filter((s) => s.label === 0 && !s.name.includes('#aug'));
+  const originals = samples.filter((s) => !s.name.includes('#aug'));
+  await model.setSupport(augmentSupport(normals.map((s) => s.image), o.imageSize, o.augment));
+  const raw = [];
+  for (const s of originals) raw.push(await model.analyze(s.image));
+  await model.release();
+  const calibration: Calibration = calibrate(raw, task, `${originals.length} training images (${normals.length} normal in the memory bank${o.augment === 'mvfa' ? ', ×11 augmented' : ''})`);
+  lap('calibrate_s');
+  const checkpoint: AdapterCheckpoint = {
+    adapters: r.adapters,
+    calibration,
+    info: { organ: o.organ, imageSize: String(o.imageSize), task, epochs: String(o.epochs), lr: String(o.lr), augment: o.augment, seed: String(o.seed), trainImages: String(nFiles) },
+  };
+  await saveAdapters(o.out, checkpoint, o.overwrite || o.resume);
+  await rm(statePath, { force: true });
+  return { checkpoint, losses: [...priorLosses, ...r.losses], timings };
+}
