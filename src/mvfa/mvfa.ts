@@ -62,6 +62,13 @@ export class Mvfa {
     this.bankGraph = compileMemorySearch(this.adapters.levels.length, 1, this.tokens, d, size, this.imageSize, this.config);
   }
 
+  /** Installs memory banks computed elsewhere (per level, normalised tokens [M, D] of each head). */
+  async setBanks(banks: { seg: MemoryBank; det: MemoryBank }): Promise<void> {
+    this.banks = banks;
+    if (this.bankGraph) await (await this.bankGraph).release();
+    this.bankGraph = compileMemorySearch(this.adapters.levels.length, 1, this.tokens, this.adapters.bottleneck, banks.seg.size, this.imageSize, this.config);
+  }
+
   get hasSupport(): boolean {
     return this.banks !== null;
   }

@@ -1,0 +1,62 @@
+// `npm run bench -- [--json] [--only a,b,…]`: speed figures of the compute core, CLIP, MVFA and metrics.
+// Groups: core (matmul + ViT-L block), torch (same work on PyTorch CPU, when python3-torch is installed),
+// load (1.7 GB checkpoint), text (420-prompt text features), mvfa (inference and training step), metrics (AUROC 214 M).
+import { spawnSync } from 'node:child_process';
+import { benchBlock, benchMatmul } from './block.ts';
+import { benchClipLoad, benchMvfa, benchTextFeatures } from './mvfa.ts';
+
+const GROUPS = ['core', 'torch', 'load', 'text', 'mvfa', 'metrics'];
+
+function torchFigures(parts: string): Record<string, number | string> {
+  // Debian's OpenBLAS settings of this machine slow PyTorch; drop them for its measurement only.
+  const env = { ...process.env };
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  const r = spawnSync('/usr/bin/python3', [new URL('./torch_bench.py', import.meta.url).pathname, '--only', parts], { encoding: 'utf8', env });
+  if (r.status !== 0) return { torch_error: (r.stderr || 'python3-torch not available').trim().split('\n').at(-1) ?? 'failed' };
+  return JSON.parse(r.stdout) as Record<string, number | string>;
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const json = args.includes('--json');
+  const onlyArg = args.find((a) => a.startsWith('--only'));
+  const only = onlyArg ? (onlyArg.includes('=') ? onlyArg.split('=')[1] : args[args.indexOf(onlyArg) + 1]).split(',') : GROUPS;
+  const out: Record<string, number | string> = { threads: Number(process.env.MVFA_THREADS ?? 0) || 'all cores' };
+  const say = (k: string) => !json && process.stderr.write(`bench: ${k}…\n`);
+  if (only.includes('core')) {
+    say('core');
+    out.matmul_gflops = await benchMatmul();
+    const b = await benchBlock();
+    out.block_fwd_ms = b.fwd;
+    out.block_fwdbwd_ms = b.fwdbwd;
+  }
+  if (only.includes('torch')) {
+    say('torch');
+    Object.assign(out, torchFigures(only.includes('mvfa') ? 'block,mvfa' : 'block'));
+  }
+  if (only.includes('load')) {
+    say('load');
+    Object.assign(out, await benchClipLoad());
+  }
+  if (only.includes('text')) {
+    say('text');
+    Object.assign(out, await benchTextFeatures());
+  }
+  if (only.includes('mvfa')) {
+    say('mvfa');
+    Object.assign(out, await benchMvfa());
+  }
+  if (only.includes('metrics')) {
+    say('metrics');
+    const { benchMetrics } = await import('./metrics.ts');
+    Object.assign(out, await benchMetrics());
+  }
+  if (typeof out.torch_block_fwd_ms === 'number' && typeof out.block_fwd_ms === 'number') {
+    out.speedup_block_fwd = out.torch_block_fwd_ms / out.block_fwd_ms;
+    out.speedup_block_fwdbwd = (out.torch_block_fwdbwd_ms as number) / (out.block_fwdbwd_ms as number);
+  }
+  process.stdout.write(json ? `${JSON.stringify(out)}\n` : `${JSON.stringify(out, null, 2)}\n`);
+}
+
+await main();
