@@ -40,7 +40,7 @@ export async function benchBlock(threads?: number): Promise<{ fwd: number; fwdbw
   const { width: d, heads, tokens: t } = VIT_L;
   const gf = new Graph('block_fwd');
   const xf = gf.input('x', [1, t, d]);
-  const yf = residualBlock(xf, blockConstants(gf, randomBlockSource(d, 11), ''), { heads, activation: 'gelu' });
+  const yf = residualBlock(xf, blockConstants(gf, randomBlockSource(d, 11), ''), { heads, activation: 'gelu', fused: process.env.MVFA_UNFUSED ? false : true });
   const fwd = await CompiledGraph.compile(gf, { y: yf }, { threads });
 
   const gb = new Graph('block_fwdbwd');

@@ -3,7 +3,7 @@
 import { type Graph, type Value, add, layerNorm, matmul, reshape, slice } from '../graph/index.ts';
 import { type TextConfig } from './config.ts';
 import { type ClipStateDict } from './state-dict.ts';
-import { type Activation, blockConstants, causalMask, residualBlock } from './transformer.ts';
+import { type Activation, blockConstants, residualBlock } from './transformer.ts';
 import { sdSource } from './vision.ts';
 
 /**
@@ -20,9 +20,8 @@ export function textTower(g: Graph, sd: ClipStateDict, cfg: TextConfig, n: numbe
   const emb = g.input('tokens_emb', [n, len, cfg.width]);
   const eot = g.input('eot_onehot', [n, 1, len]);
   let x = add(emb, slice(c('positional_embedding'), 0, 0, len));
-  const mask = causalMask(g, len);
   for (let i = 0; i < cfg.layers; i++) {
-    x = residualBlock(x, blockConstants(g, src, `transformer.resblocks.${i}.`), { heads: cfg.heads, activation, mask });
+    x = residualBlock(x, blockConstants(g, src, `transformer.resblocks.${i}.`), { heads: cfg.heads, activation, causal: true, fused: true });
   }
   const pooled = reshape(matmul(eot, x), [n, cfg.width]);
   const h = layerNorm(pooled, c('ln_final.weight'), c('ln_final.bias'));

@@ -4,6 +4,7 @@ import {
   type Value,
   GraphError,
   add,
+  fusedAttention,
   gelu,
   layerNorm,
   matmul,
@@ -76,6 +77,10 @@ export interface BlockOptions {
   activation: Activation;
   /** Additive attention mask [T, T] (e.g. causal: −inf above the diagonal). */
   mask?: Value;
+  /** Causal attention (with `fused`; the unfused path takes `mask`). */
+  causal?: boolean;
+  /** Use onnxruntime's fused attention kernel (forward-only graphs). */
+  fused?: boolean;
   epsilon?: number;
 }
 
@@ -104,7 +109,10 @@ export function residualBlock(x: Value, w: BlockTensors, opt: BlockOptions): Val
   if (x.rank !== 3) throw new GraphError(`residual block: expected [B,T,D] input, got ${x.name}${shapeStr(x.shape)}`);
   const eps = opt.epsilon ?? 1e-5;
   const h = layerNorm(x, w.ln1Weight, w.ln1Bias, eps);
-  const x1 = add(x, selfAttention(h, w, opt.heads, opt.mask));
+  const attn = opt.fused
+    ? linearPt(fusedAttention(h, transpose(w.inProjWeight, [1, 0]), w.inProjBias, opt.heads, opt.causal ?? false), w.outProjWeight, w.outProjBias)
+    : selfAttention(h, w, opt.heads, opt.mask);
+  const x1 = add(x, attn);
   const m = linearPt(layerNorm(x1, w.ln2Weight, w.ln2Bias, eps), w.fcWeight, w.fcBias);
   const act = opt.activation === 'quickgelu' ? quickGelu(m) : gelu(m);
   return add(x1, linearPt(act, w.projWeight, w.projBias));

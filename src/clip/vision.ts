@@ -70,9 +70,9 @@ function constOf(g: Graph, src: ReturnType<typeof sdSource>, name: string): Valu
 }
 
 /** Vision block i (0-based) applied to x. */
-export function visionBlock(x: Value, sd: ClipStateDict, cfg: VisionConfig, i: number, activation: Activation): Value {
+export function visionBlock(x: Value, sd: ClipStateDict, cfg: VisionConfig, i: number, activation: Activation, fused = false): Value {
   const w = blockConstants(x.graph, sdSource(sd), `visual.transformer.resblocks.${i}.`);
-  return residualBlock(x, w, { heads: cfg.heads, activation });
+  return residualBlock(x, w, { heads: cfg.heads, activation, fused });
 }
 
 /** ln_post(class token) · proj → [B, outputDim]. */
@@ -84,9 +84,9 @@ export function visionHead(x: Value, sd: ClipStateDict, cfg: VisionConfig): Valu
   return matmul(h, constOf(g, src, 'visual.proj'));
 }
 
-/** The whole tower: image [B,3,S,S] → embedding [B, outputDim]. */
+/** The whole tower: image [B,3,S,S] → embedding [B, outputDim] (forward only: fused attention). */
 export function visionTower(image: Value, sd: ClipStateDict, cfg: VisionConfig, activation: Activation): Value {
   let x = visionStem(image, sd, cfg);
-  for (let i = 0; i < cfg.layers; i++) x = visionBlock(x, sd, cfg, i, activation);
+  for (let i = 0; i < cfg.layers; i++) x = visionBlock(x, sd, cfg, i, activation, true);
   return visionHead(x, sd, cfg);
 }

@@ -24,7 +24,7 @@ export async function compileInference(bb: Backbone, levels: readonly number[], 
   const image = g.input('image', [batch, 3, imageSize, imageSize]);
   const text = g.input('text', [2, bottleneck]);
   const ad = adapterInputs(g, bb.vision.width, bottleneck, levels.length);
-  const mids = adaptedTail(frozenPrefix(image, bb, levels[0]), bb, levels, ad);
+  const mids = adaptedTail(frozenPrefix(image, bb, levels[0]), bb, levels, ad, true);
   const outs: Record<string, Value> = {};
   const segMaps = mids.seg.map((m) => abnormalChannel(segProbabilities(zeroShotLogits(l2normalize(patchTokens(m)), text), imageSize)));
   const detScores = mids.det.map((m) => detScore(zeroShotLogits(l2normalize(patchTokens(m)), text)));

@@ -23,7 +23,7 @@ export function checkLevels(levels: readonly number[], layers: number): void {
 /** Image [B,3,S,S] → residual stream after block `levels[0]` (the frozen prefix, cacheable for training). */
 export function frozenPrefix(image: Value, bb: Backbone, firstLevel: number): Value {
   let x = visionStem(image, bb.weights, bb.vision);
-  for (let i = 0; i < firstLevel; i++) x = visionBlock(x, bb.weights, bb.vision, i, bb.activation);
+  for (let i = 0; i < firstLevel; i++) x = visionBlock(x, bb.weights, bb.vision, i, bb.activation, true);
   return x;
 }
 
@@ -36,12 +36,13 @@ export interface LevelMids {
  * From the stream after block levels[0], applies adapters at every level and the frozen blocks in between:
  * x ← 0.8·x + 0.1·seg(x) + 0.1·det(x) on all tokens. Returns each level's bottleneck activations [B, T, bottleneck].
  * Blocks after the last level are not built: they only feed the unused pooled output.
+ * `fused` selects onnxruntime's fused attention (no gradients: inference only).
  */
-export function adaptedTail(x0: Value, bb: Backbone, levels: readonly number[], ad: AdapterValues): LevelMids {
+export function adaptedTail(x0: Value, bb: Backbone, levels: readonly number[], ad: AdapterValues, fused = false): LevelMids {
   let x = x0;
   const mids: LevelMids = { seg: [], det: [] };
   levels.forEach((level, j) => {
-    if (j > 0) for (let i = levels[j - 1]; i < level; i++) x = visionBlock(x, bb.weights, bb.vision, i, bb.activation);
+    if (j > 0) for (let i = levels[j - 1]; i < level; i++) x = visionBlock(x, bb.weights, bb.vision, i, bb.activation, fused);
     const s = adapter(x, ad.seg[j]);
     const d = adapter(x, ad.det[j]);
     mids.seg.push(s.mid);

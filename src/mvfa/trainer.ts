@@ -13,6 +13,12 @@ export interface TrainSample {
   /** [S, S]; binarised at 0.5. Null for normal images (all zero) or AC-only training. */
   mask: Float32Array | null;
   label: 0 | 1;
+  /** Text features [2, D] of this image's source (zero-shot training mixes datasets); default: the run's. */
+  text?: Float32Array;
+  /** 'AC' samples train only the det head (BCE); default: the run's `acOnly`. */
+  task?: 'AC' | 'AC+AS';
+  /** Samples with equal group keys may share a batch (default: all). */
+  group?: string;
 }
 
 export interface StepLosses {
@@ -73,6 +79,23 @@ function stack(parts: Float32Array[]): Float32Array {
   return out;
 }
 
+/** Consecutive batches of at most `size` indices whose group keys are equal (order kept within each group). */
+function batches(order: number[], size: number, groupOf: (i: number) => string): number[][] {
+  const out: number[][] = [];
+  const open = new Map<string, number[]>();
+  for (const i of order) {
+    const k = groupOf(i);
+    const cur = open.get(k) ?? [];
+    cur.push(i);
+    if (cur.length === size) {
+      out.push(cur);
+      open.delete(k);
+    } else open.set(k, cur);
+  }
+  for (const rest of open.values()) out.push(rest);
+  return out;
+}
+
 export async function trainAdapters(bb: Backbone, init: AdapterSet, text: Float32Array, samples: TrainSample[], opt: TrainOptions): Promise<{ adapters: AdapterSet; losses: StepLosses[]; state: TrainerState }> {
   if (samples.length === 0) throw new TrainingError('no training images');
   const s = Math.round(Math.sqrt(samples[0].image.length / 3));
@@ -81,15 +104,18 @@ export async function trainAdapters(bb: Backbone, init: AdapterSet, text: Float3
   const adapters = cloneAdapters(init);
   const streams = await cacheStreams(bb, levels, s, samples.map((x) => x.image), opt);
   const tokens = streams[0].length / bb.vision.width;
-  const steps = new Map<number, Awaited<ReturnType<typeof compileTrainStep>>>();
-  const stepGraph = async (b: number) => {
-    let st = steps.get(b);
+  const steps = new Map<string, Awaited<ReturnType<typeof compileTrainStep>>>();
+  const stepGraph = async (b: number, acOnly: boolean) => {
+    const key = `${b}:${acOnly}`;
+    let st = steps.get(key);
     if (!st) {
-      st = await compileTrainStep(bb, { levels, bottleneck: init.bottleneck, imageSize: s, batch: b, tokens, acOnly: opt.acOnly }, opt);
-      steps.set(b, st);
+      st = await compileTrainStep(bb, { levels, bottleneck: init.bottleneck, imageSize: s, batch: b, tokens, acOnly }, opt);
+      steps.set(key, st);
     }
     return st;
   };
+  const isAc = (i: number): boolean => (samples[i].task ? samples[i].task === 'AC' : opt.acOnly);
+  const groupOf = (i: number): string => `${samples[i].group ?? ''}|${isAc(i)}`;
   const optims: Record<Head, Adam> = { seg: new Adam({ lr: opt.lr, ...MVFA_ADAM }), det: new Adam({ lr: opt.lr, ...MVFA_ADAM }) };
   const rnd = mulberry32(opt.seed ?? 111);
   let draws = 0;
@@ -110,15 +136,15 @@ export async function trainAdapters(bb: Backbone, init: AdapterSet, text: Float3
   const state = (): TrainerState => ({ epochsDone: 0, adam: { seg: optims.seg.state(), det: optims.det.state() }, rngDraws: draws });
   for (let epoch = startEpoch; epoch < opt.epochs; epoch++) {
     const order = opt.shuffle ? shuffledIndices(samples.length, draw) : samples.map((_, i) => i);
-    for (let k = 0; k < order.length; k += batch) {
-      const idx = order.slice(k, k + batch);
-      const { graph, withGrad } = await stepGraph(idx.length);
+    for (const idx of batches(order, batch, groupOf)) {
+      const acOnly = isAc(idx[0]);
+      const { graph, withGrad } = await stepGraph(idx.length, acOnly);
       const feeds: Record<string, Float32Array> = {
         stream: stack(idx.map((i) => streams[i])),
-        text,
+        text: samples[idx[0]].text ?? text,
         label: Float32Array.from(idx.map((i) => samples[i].label)),
       };
-      if (!opt.acOnly) {
+      if (!acOnly) {
         feeds.mask = stack(idx.map((i) => {
           const m = samples[i].mask;
           const out = new Float32Array(s * s);
@@ -141,8 +167,8 @@ export async function trainAdapters(bb: Backbone, init: AdapterSet, text: Float3
         step,
         samples: names,
         total,
-        focal: opt.acOnly ? [] : Array.from({ length: nl }, (_, j) => r[`focal_${j}`].data[0]),
-        dice: opt.acOnly ? [] : Array.from({ length: nl }, (_, j) => r[`dice_${j}`].data[0]),
+        focal: acOnly ? [] : Array.from({ length: nl }, (_, j) => r[`focal_${j}`].data[0]),
+        dice: acOnly ? [] : Array.from({ length: nl }, (_, j) => r[`dice_${j}`].data[0]),
         bce: Array.from({ length: nl }, (_, j) => r[`bce_${j}`].data[0]),
       };
       losses.push(rec);

@@ -47,3 +47,25 @@ for (const file of ['block_gelu.json', 'block_quickgelu_causal.json']) {
     await c.release();
   });
 }
+
+for (const file of ['block_gelu.json', 'block_quickgelu_causal.json']) {
+  test(`fused-attention block forward matches PyTorch (${file})`, async (tc) => {
+    const fx = JSON.parse(readFileSync(new URL(`../../fixtures/graph/${file}`, import.meta.url), 'utf8')) as BlockFixture;
+    const { width: d, heads, tokens: t, batch: b } = fx.config;
+    const g = new Graph('block_fused');
+    const x = g.input('x', [b, t, d]);
+    const src = { get: (n: string) => ({ data: Float32Array.from(fx.weights[n].data), shape: fx.weights[n].shape }) };
+    const y = residualBlock(x, blockConstants(g, src, ''), {
+      heads,
+      activation: fx.config.act === 'quickgelu' ? 'quickgelu' : 'gelu',
+      causal: fx.config.causal,
+      fused: true,
+    });
+    const c = await CompiledGraph.compile(g, { y });
+    const out = await c.run({ x: Float32Array.from(fx.x) });
+    const ey = maxAbs(out.y.data, fx.y);
+    tc.diagnostic(`max abs error: forward ${ey.toExponential(2)}`);
+    assert.ok(ey < 1e-5, `forward max abs error ${ey}`);
+    await c.release();
+  });
+}

@@ -72,3 +72,27 @@ export function linear(x: Value, wT: Value, b?: Value): Value {
   const y = matmul(x, wT);
   return b ? add(y, b) : y;
 }
+
+/**
+ * Fused multi-head self-attention (onnxruntime's com.microsoft Attention): QKV projection, scaled dot-product
+ * softmax attention (optionally causal), heads merged; no output projection. Inputs: x [B,T,D], W [D,3D] (q|k|v
+ * columns), bias [3D]. Forward only (no gradient rule): used for inference graphs.
+ */
+export const FusedAttentionOp: OpDef = {
+  type: 'Attention',
+  infer([x, w, b], attrs) {
+    const d = x.shape[2];
+    if (x.rank !== 3 || w.rank !== 2 || w.shape[0] !== d || w.shape[1] !== 3 * d || b.rank !== 1 || b.shape[0] !== 3 * d) {
+      throw new GraphError(`Attention: x ${shapeStr(x.shape)}, weight ${shapeStr(w.shape)}, bias ${shapeStr(b.shape)} do not fit`);
+    }
+    if (d % (attrs.num_heads as number) !== 0) throw new GraphError(`Attention: width ${d} not divisible by ${attrs.num_heads} heads`);
+    return [{ dtype: 'float32', shape: x.shape }];
+  },
+  emit(ctx, i, o, attrs) {
+    ctx.node('Attention', [i[0], i[1], i[2]], [o[0]], { num_heads: attrs.num_heads as number, unidirectional: attrs.unidirectional ? 1 : 0 }, 'com.microsoft');
+  },
+};
+
+export function fusedAttention(x: Value, wT: Value, bias: Value, heads: number, causal = false): Value {
+  return x.graph.apply1(FusedAttentionOp, [x, wT, bias], { num_heads: heads, unidirectional: causal });
+}
