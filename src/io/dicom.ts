@@ -6,29 +6,19 @@
 // JPEG-LS, JPEG 2000. Anything else is refused with an error naming the transfer syntax.
 
 import { readFile } from 'node:fs/promises';
-import { inflateRawSync } from 'node:zlib';
-import dicomParser, { type DataSet, type Element } from 'dicom-parser';
+import type { Element } from 'dicom-parser';
 
 import { decodeCompressedFrame } from './dicom-codecs.ts';
+import { attrsFrom, DicomError, parse, requireUint16, sequenceItem } from './dicom-dataset.ts';
 import { encapsulatedFrames, nativeFrame, nativeFrameBits, storedToValues, ybrFullToRgb, type NativeLayout } from './dicom-pixels.ts';
 import { decodeRleFrame, type RawSamples } from './dicom-rle.ts';
 import { transferSyntax, type TransferSyntax } from './dicom-syntax.ts';
 import { colourToBytes, greyToBytes, type DicomWindow, type VoiLutFunction } from './dicom-window.ts';
 import type { RasterU8 } from './resample.ts';
 
+export { DicomError } from './dicom-dataset.ts';
 export { applyVoi, type DicomWindow, type VoiLutFunction } from './dicom-window.ts';
 export { SUPPORTED_TRANSFER_SYNTAXES, transferSyntax, type TransferSyntax } from './dicom-syntax.ts';
-
-export class DicomError extends Error {
-  readonly file: string;
-  readonly reason: string;
-  constructor(file: string, reason: string) {
-    super(`${file}: ${reason}`);
-    this.name = 'DicomError';
-    this.file = file;
-    this.reason = reason;
-  }
-}
 
 export interface DicomFrame {
   /** Zero-based frame number in the file. */
@@ -50,7 +40,10 @@ export interface DicomImage {
   rows: number;
   columns: number;
   samplesPerPixel: number;
-  /** As stored in the file. Colour frames are returned as RGB whatever this says (YBR is converted). */
+  /**
+   * As stored in the file. Colour frames are returned as RGB whatever this says (YBR is converted);
+   * PALETTE COLOR frames hold the palette indices (no LUT is applied, and dicomToRaster refuses them).
+   */
   photometricInterpretation: string;
   bitsAllocated: number;
   bitsStored: number;
@@ -61,7 +54,7 @@ export interface DicomImage {
   /** Top-level (or shared functional group) Rescale Slope / Intercept; 1 / 0 when absent (see each frame's). */
   rescaleSlope: number;
   rescaleIntercept: number;
-  /** Whether a rescale was applied to any decoded frame (monochrome data only). */
+  /** Whether a rescale applies: top level, shared or per-frame functional groups (monochrome data only). */
   rescaled: boolean;
   /** First Window Center / Width pair at the top level or in the shared functional groups. */
   window: DicomWindow | undefined;
@@ -70,71 +63,24 @@ export interface DicomImage {
   frames: DicomFrame[];
 }
 
-export interface DicomReadOptions {
-  /** Frame to decode (zero-based, default 0) or 'all'. */
-  frame?: number | 'all';
+export interface DicomOpenOptions {
   /** Output precision of the pixel values (default 'float64'). */
   dtype?: 'float64' | 'float32';
   /** Name used in error messages when the input is a buffer. */
   name?: string;
 }
 
+export interface DicomReadOptions extends DicomOpenOptions {
+  /** Frame to decode (zero-based, default 0) or 'all'. */
+  frame?: number | 'all';
+}
+
+/** A parsed DICOM file whose frames are decoded on request (one at a time, to bound memory). */
+export interface DicomSource extends Omit<DicomImage, 'frames'> {
+  decodeFrame(index: number): Promise<DicomFrame>;
+}
+
 const MONO = new Set(['MONOCHROME1', 'MONOCHROME2']);
-
-function parse(bytes: Uint8Array, name: string): DataSet {
-  if (bytes.length === 0) throw new DicomError(name, 'empty file, 0 bytes');
-  const magic = bytes.length >= 132 && String.fromCharCode(bytes[128], bytes[129], bytes[130], bytes[131]) === 'DICM';
-  if (!magic) throw new DicomError(name, "not a DICOM file (no 'DICM' marker at byte 128)");
-  const inflater = (arr: Uint8Array, position: number): Uint8Array => {
-    const inflated = inflateRawSync(arr.subarray(position));
-    const full = new Uint8Array(position + inflated.length);
-    full.set(arr.subarray(0, position));
-    full.set(inflated, position);
-    return full;
-  };
-  try {
-    return dicomParser.parseDicom(bytes, { inflater });
-  } catch (err) {
-    const detail = err instanceof Error ? err.message : typeof err === 'object' && err && 'exception' in err ? String(err.exception) : String(err);
-    throw new DicomError(name, `truncated or corrupt DICOM data (${detail.replace(/^dicomParser[.:]\w*:?\s*/, '')})`);
-  }
-}
-
-function sequenceItem(ds: DataSet | undefined, tag: string, index = 0): DataSet | undefined {
-  return ds?.elements[tag]?.items?.[index]?.dataSet;
-}
-
-interface FrameAttrs {
-  slope: number | undefined;
-  intercept: number | undefined;
-  window: DicomWindow | undefined;
-}
-
-/** Rescale and window from the first of: a functional-group item, or the data set itself. */
-function attrsFrom(sources: (DataSet | undefined)[]): FrameAttrs {
-  let slope: number | undefined;
-  let intercept: number | undefined;
-  let window: DicomWindow | undefined;
-  for (const src of sources) {
-    if (!src) continue;
-    const pvt = sequenceItem(src, 'x00289145') ?? src;
-    if (slope === undefined && pvt.elements.x00281053 && pvt.elements.x00281052) {
-      slope = pvt.floatString('x00281053');
-      intercept = pvt.floatString('x00281052');
-    }
-    const voi = sequenceItem(src, 'x00289132') ?? src;
-    const c = voi.floatString('x00281050', 0);
-    const w = voi.floatString('x00281051', 0);
-    if (!window && c !== undefined && w !== undefined && Number.isFinite(c) && Number.isFinite(w)) window = { center: c, width: w };
-  }
-  return { slope, intercept, window };
-}
-
-function requireUint16(ds: DataSet, tag: string, what: string, name: string): number {
-  const v = ds.uint16(tag);
-  if (v === undefined) throw new DicomError(name, `missing ${what} (${tag.slice(1, 5).toUpperCase()},${tag.slice(5).toUpperCase()})`);
-  return v;
-}
 
 function frameList(sel: number | 'all', total: number, name: string): number[] {
   if (sel === 'all') return Array.from({ length: total }, (_, i) => i);
@@ -144,8 +90,8 @@ function frameList(sel: number | 'all', total: number, name: string): number[] {
   return [sel];
 }
 
-/** Reads a DICOM Part 10 file (path or bytes) and decodes the requested frames. */
-export async function readDicom(input: string | Uint8Array, opts: DicomReadOptions = {}): Promise<DicomImage> {
+/** Parses a DICOM Part 10 file (path or bytes): attributes now, pixel data per frame on request. */
+export async function openDicom(input: string | Uint8Array, opts: DicomOpenOptions = {}): Promise<DicomSource> {
   const name = typeof input === 'string' ? input : (opts.name ?? '<buffer>');
   let bytes: Uint8Array;
   if (typeof input === 'string') {
@@ -191,7 +137,6 @@ export async function readDicom(input: string | Uint8Array, opts: DicomReadOptio
   const shared = sequenceItem(ds, 'x52009229');
   const top = attrsFrom([shared, ds]);
   const canRescale = mono && !floatData;
-  const indices = frameList(opts.frame ?? 0, numberOfFrames, name);
   const ctor = opts.dtype === 'float32' ? Float32Array : Float64Array;
   const n = rows * columns * samplesPerPixel;
   const layout: NativeLayout = {
@@ -224,8 +169,8 @@ export async function readDicom(input: string | Uint8Array, opts: DicomReadOptio
     throw new DicomError(name, (err as Error).message);
   }
 
-  const frames: DicomFrame[] = [];
-  for (const k of indices) {
+  const decodeFrame = async (k: number): Promise<DicomFrame> => {
+    frameList(k, numberOfFrames, name);
     const perFrame = sequenceItem(ds, 'x52009230', k);
     const fa = perFrame ? attrsFrom([perFrame, shared, ds]) : top;
     const rescale = canRescale && fa.slope !== undefined;
@@ -258,8 +203,8 @@ export async function readDicom(input: string | Uint8Array, opts: DicomReadOptio
       storedToValues(raw as RawSamples, { bitsStored, highBit, pixelRepresentation, preSigned, slope, intercept, rescale }, pixels);
     }
     if (samplesPerPixel === 3 && !rgbDone && photometric.startsWith('YBR_FULL')) ybrFullToRgb(pixels);
-    frames.push({ index: k, pixels, rescaled: rescale, rescaleSlope: slope, rescaleIntercept: intercept, window: mono ? fa.window : undefined });
-  }
+    return { index: k, pixels, rescaled: rescale, rescaleSlope: slope, rescaleIntercept: intercept, window: mono ? fa.window : undefined };
+  };
 
   return {
     file: name,
@@ -277,11 +222,19 @@ export async function readDicom(input: string | Uint8Array, opts: DicomReadOptio
     numberOfFrames,
     rescaleSlope: canRescale ? (top.slope ?? 1) : 1,
     rescaleIntercept: canRescale ? (top.intercept ?? 0) : 0,
-    rescaled: canRescale && (top.slope !== undefined || frames.some((f) => f.rescaled)),
+    rescaled: canRescale && (top.slope !== undefined || sequenceItem(sequenceItem(ds, 'x52009230'), 'x00289145') !== undefined),
     window: mono ? top.window : undefined,
     voiLutFunction,
-    frames,
+    decodeFrame,
   };
+}
+
+/** Reads a DICOM Part 10 file (path or bytes) and decodes the requested frames. */
+export async function readDicom(input: string | Uint8Array, opts: DicomReadOptions = {}): Promise<DicomImage> {
+  const { decodeFrame, ...info } = await openDicom(input, opts);
+  const frames: DicomFrame[] = [];
+  for (const k of frameList(opts.frame ?? 0, info.numberOfFrames, info.file)) frames.push(await decodeFrame(k));
+  return { ...info, frames };
 }
 
 function swapPairs(b: Uint8Array): Uint8Array {

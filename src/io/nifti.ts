@@ -77,6 +77,7 @@ const DATATYPES: Record<number, DatatypeInfo> = {
   1024: { name: 'int64', bytes: 8, read: (dv, o, le) => Number(dv.getBigInt64(o, le)), f32: false },
   1280: { name: 'uint64', bytes: 8, read: (dv, o, le) => Number(dv.getBigUint64(o, le)), f32: false },
 };
+const INT_RANGE: Record<number, [number, number]> = { 2: [0, 255], 256: [-128, 127], 4: [-32768, 32767], 512: [0, 65535] };
 const UNSUPPORTED: Record<number, string> = {
   1: 'binary', 32: 'complex64', 128: 'RGB24', 1536: 'float128', 1792: 'complex128', 2048: 'complex256', 2304: 'RGBA32',
 };
@@ -144,7 +145,9 @@ export async function readNifti(input: string | Uint8Array, opts: NiftiReadOptio
   // Voxel data: after vox_offset in a .nii file, or in the sibling .img of a .hdr/.img pair.
   let voxels: Uint8Array;
   let offset: number;
-  if (h.isHDR) {
+  // Magic 'ni1' / 'ni2' (instead of 'n+1' / 'n+2'): header and image in separate files.
+  const pair = bytes[version === 1 ? 345 : 5] === 0x69;
+  if (pair) {
     if (typeof input !== 'string') throw new NiftiError(name, 'a .hdr header needs its .img file: pass the path, not a buffer');
     const base = input.replace(/\.hdr(\.gz)?$/i, '');
     const imgPath = [`${base}.img`, `${base}.img.gz`];
@@ -174,10 +177,13 @@ export async function readNifti(input: string | Uint8Array, opts: NiftiReadOptio
   const f32 = opts.dtype !== 'float64';
   const data = f32 ? new Float32Array(count) : new Float64Array(count);
   const dv = new DataView(voxels.buffer, voxels.byteOffset + offset, count * info.bytes);
-  const inF32 = f32 && info.f32;
   const f = Math.fround;
   const s32 = f(slope);
   const i32 = f(inter);
+  // nibabel falls back to float64 when float32 scaling would overflow the integer type's range.
+  const range = INT_RANGE[h.datatypeCode];
+  const fits = !range || range.every((x) => Number.isFinite(f(f(x * s32) + i32)));
+  const inF32 = f32 && info.f32 && fits;
   for (let n = 0, o = 0; n < count; n++, o += info.bytes) {
     const x = info.read(dv, o, le);
     if (!scaled) data[n] = x;
