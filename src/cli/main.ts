@@ -1,5 +1,6 @@
 // The `mvfa` command line.
 import { Command, CommanderError } from 'commander';
+import { registerBench } from './commands/bench.ts';
 import { registerClipCommands } from './commands/clip-commands.ts';
 import { registerMetrics } from './commands/metrics.ts';
 import { registerPredict } from './commands/predict.ts';
@@ -37,6 +38,7 @@ export async function main(argv: string[]): Promise<number> {
   registerTrain(program, run);
   registerPredict(program, run);
   registerMetrics(program, run);
+  registerBench(program, run);
   for (const reg of await extraCommands()) reg(program, run);
   try {
     await program.parseAsync(argv);

@@ -1,9 +1,10 @@
 // Training MVFA from image folders: files → samples → adapters → calibration → checkpoint (crash-safe, resumable).
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { type ClipModel } from '../clip/model.ts';
-import { type AugmentMode, augmentSupport, checkMaskSizes, loadTrainingSamples, trainingFiles } from '../data/training-set.ts';
+import { type AugmentMode, type TrainingFiles, augmentSupport, checkMaskSizes, loadTrainingSamples, trainingFiles } from '../data/training-set.ts';
 import { type AdapterSet, checkAdapterFit, initAdapters } from '../mvfa/adapters.ts';
 import { type Calibration, type Task, calibrate } from '../mvfa/calibration.ts';
 import { type AdapterCheckpoint, saveAdapters } from '../mvfa/checkpoint.ts';
@@ -13,9 +14,11 @@ import { loadTrainingState, saveTrainingState } from '../mvfa/train-state.ts';
 import { type StepLosses, trainAdapters } from '../mvfa/trainer.ts';
 
 export interface FitOptions {
-  normalDir: string;
-  abnormalDir: string;
+  /** Training images: folders, or `files` listed already (e.g. a few-shot split). */
+  normalDir?: string;
+  abnormalDir?: string;
   masksDir?: string;
+  files?: TrainingFiles;
   organ: string;
   epochs: number;
   lr: number;
@@ -32,6 +35,8 @@ export interface FitOptions {
   overwrite?: boolean;
   onStage?: (stage: string, done: number, total: number) => void;
   onStep?: (s: StepLosses, stepsPerEpoch: number) => void;
+  /** Skip writing the adapters file (the checkpoint is still returned). */
+  noSave?: boolean;
 }
 
 export interface FitResult {
@@ -47,11 +52,15 @@ export async function fitMvfa(clip: ClipModel, text: Float32Array, o: FitOptions
     timings[k] = (Date.now() - t) / 1000;
     t = Date.now();
   };
-  if (existsSync(o.out) && !o.overwrite && !o.resume) throw new Error(`${o.out}: already exists (pass --force to replace it)`);
+  if (!o.noSave && existsSync(o.out) && !o.overwrite && !o.resume) throw new Error(`${o.out}: already exists (pass --force to replace it)`);
   checkLevels(o.levels, clip.config.vision.layers);
-  const files = trainingFiles(o.normalDir, o.abnormalDir, o.masksDir);
+  await mkdir(dirname(o.out), { recursive: true });
+  let files: TrainingFiles;
+  if (o.files) files = o.files;
+  else if (o.normalDir && o.abnormalDir) files = trainingFiles(o.normalDir, o.abnormalDir, o.masksDir);
+  else throw new Error('training needs normal and abnormal image folders');
   await checkMaskSizes(files);
-  const acOnly = !o.masksDir;
+  const acOnly = files.abnormal.every((a) => a.mask === null);
   const task: Task = acOnly ? 'AC' : 'AC+AS';
   const nFiles = files.abnormal.length + files.normal.length;
   let loaded = 0;
@@ -111,7 +120,7 @@ export async function fitMvfa(clip: ClipModel, text: Float32Array, o: FitOptions
     calibration,
     info: { organ: o.organ, imageSize: String(o.imageSize), task, epochs: String(o.epochs), lr: String(o.lr), augment: o.augment, seed: String(o.seed), trainImages: String(nFiles) },
   };
-  await saveAdapters(o.out, checkpoint, o.overwrite || o.resume);
+  if (!o.noSave) await saveAdapters(o.out, checkpoint, o.overwrite || o.resume);
   await rm(statePath, { force: true });
   return { checkpoint, losses: [...priorLosses, ...r.losses], timings };
 }

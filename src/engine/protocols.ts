@@ -1,0 +1,149 @@
+// Benchmark protocols of the paper: few-shot (train on a K-shot split of valid/, test on test/) and zero-shot
+// (leave-one-out: train on the other datasets' test splits, evaluate on the target).
+import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { type ClipModel } from '../clip/model.ts';
+import { cachedTextFeatures } from '../clip/text-features.ts';
+import { BMAD_KEYS, DATASETS, isBmadKey } from '../data/datasets.ts';
+import { drawFewShotSplit, fewShotSplit } from '../data/fewshot.ts';
+import { type Dataset, openDataset, orderedItems } from '../data/layout.ts';
+import { type AugmentMode, augmentSupport } from '../data/training-set.ts';
+import { loadImageTensor, loadMask } from '../io/image.ts';
+import { initAdapters } from '../mvfa/adapters.ts';
+import { Mvfa } from '../mvfa/mvfa.ts';
+import { type TrainSample, trainAdapters } from '../mvfa/trainer.ts';
+import { type EvalResult, evaluateSplit } from './evaluate.ts';
+import { fitMvfa } from './fit.ts';
+
+export interface ProtocolCommon {
+  clip: ClipModel;
+  clipPath: string;
+  cacheDir: string;
+  epochs: number;
+  lr: number;
+  seed: number;
+  levels: number[];
+  imageSize: number;
+  batchSize: number;
+  aupro: boolean;
+  workDir: string;
+  onStage?: (stage: string, done: number, total: number) => void;
+}
+
+export interface RunResult {
+  run: number;
+  split: { normals: string[]; abnormals: string[]; seedFile: string | null };
+  result: EvalResult;
+  timings: Record<string, number>;
+}
+
+/** Opens a BMAD dataset by key under `data`, or any folder in the same layout (organ required then). */
+export function resolveDataset(data: string, name: string, organ?: string): Dataset {
+  if (isBmadKey(name)) return openDataset(join(data, DATASETS[name].folder), organ ? { organ } : {});
+  const dir = existsSync(join(data, name)) ? join(data, name) : name;
+  return openDataset(dir, organ ? { organ } : {});
+}
+
+export interface FewShotOptions extends ProtocolCommon {
+  dataset: Dataset;
+  shots: number;
+  runs: number;
+  augment: AugmentMode;
+}
+
+export async function fewShotProtocol(o: FewShotOptions): Promise<RunResult[]> {
+  const ds = o.dataset;
+  const text = await cachedTextFeatures(o.clip, o.clipPath, ds.info.organ, o.cacheDir);
+  const out: RunResult[] = [];
+  for (let run = 0; run < o.runs; run++) {
+    const t0 = Date.now();
+    // Run 0 uses the official (or the dataset's own) seed list; later runs draw splits with seeded randomness.
+    let split;
+    try {
+      split = run === 0 ? fewShotSplit(ds.dir, isBmadKey(ds.info.key) ? ds.info.key : undefined, o.shots, { task: ds.info.task }) : null;
+    } catch (e) {
+      if (run !== 0 || !(e as Error).message.includes('seed')) throw e;
+    }
+    split ??= drawFewShotSplit(ds.valid, o.shots, o.seed + run);
+    const files = {
+      normal: split.normals,
+      abnormal: split.abnormals.map((p) => ({ path: p, mask: ds.info.task === 'AC+AS' ? (split.masks.get(p) ?? null) : null })),
+    };
+    const fit = await fitMvfa(o.clip, text, {
+      files,
+      organ: ds.info.organ,
+      epochs: o.epochs,
+      lr: o.lr,
+      augment: o.augment,
+      shuffle: true,
+      seed: o.seed + run,
+      levels: o.levels,
+      imageSize: o.imageSize,
+      batchSize: o.batchSize,
+      out: join(o.workDir, `adapters_run${run}.safetensors`),
+      overwrite: true,
+      onStage: (s, d, t) => o.onStage?.(`run ${run + 1}: ${s}`, d, t),
+      onStep: (s, per) => o.onStage?.(`run ${run + 1}: train`, s.step + 1, per * o.epochs),
+    });
+    const tTrain = Date.now();
+    const model = new Mvfa(o.clip, fit.checkpoint.adapters, text, fit.checkpoint.calibration ?? null, { imageSize: o.imageSize });
+    const support = await Promise.all(split.normals.map(async (p) => (await loadImageTensor(p, { size: o.imageSize })).tensor));
+    await model.setSupport(augmentSupport(support, o.imageSize, o.augment));
+    const tBank = Date.now();
+    const result = await evaluateSplit(model, orderedItems(ds.test), { task: ds.info.task, mode: 'few', aupro: o.aupro, onProgress: (d, t) => o.onStage?.(`run ${run + 1}: test`, d, t) });
+    await model.release();
+    out.push({
+      run,
+      split: { normals: split.normals, abnormals: split.abnormals, seedFile: split.seedFile },
+      result,
+      timings: { ...fit.timings, memory_bank_s: (tBank - tTrain) / 1000, ...result.timings, run_total_s: (Date.now() - t0) / 1000 },
+    });
+  }
+  return out;
+}
+
+export interface ZeroShotOptions extends ProtocolCommon {
+  data: string;
+  target: string;
+  /** Source datasets (default: every other BMAD dataset present under `data`). */
+  sources?: string[];
+  runs: number;
+}
+
+/** Leave-one-out zero-shot protocol (official: other datasets' test splits, lr 1e-4, no augmentation). */
+export async function zeroShotProtocol(o: ZeroShotOptions): Promise<RunResult[]> {
+  const target = resolveDataset(o.data, o.target);
+  const sources = (o.sources ?? BMAD_KEYS.filter((k) => k !== target.info.key && existsSync(join(o.data, DATASETS[k].folder)))).map((k) => resolveDataset(o.data, k));
+  if (sources.length === 0) throw new Error(`no source datasets found under ${o.data} besides ${target.info.key}`);
+  const samples: TrainSample[] = [];
+  for (const src of sources) {
+    const text = await cachedTextFeatures(o.clip, o.clipPath, src.info.organ, o.cacheDir);
+    for (const it of orderedItems(src.test)) {
+      const image = (await loadImageTensor(it.path, { size: o.imageSize })).tensor;
+      const mask = it.mask ? Float32Array.from(await loadMask(it.mask, o.imageSize)) : null;
+      samples.push({ name: it.path, image, mask, label: it.label, text, task: src.info.task, group: src.info.key });
+    }
+  }
+  const text = await cachedTextFeatures(o.clip, o.clipPath, target.info.organ, o.cacheDir);
+  const out: RunResult[] = [];
+  for (let run = 0; run < o.runs; run++) {
+    const t0 = Date.now();
+    const init = initAdapters(o.clip.config.vision.width, o.clip.config.embedDim, o.levels, o.seed + run);
+    const bb = { weights: o.clip.weights, vision: o.clip.config.vision, activation: o.clip.activation };
+    const tr = await trainAdapters(bb, init, text, samples, {
+      epochs: o.epochs,
+      lr: o.lr,
+      acOnly: false,
+      batchSize: o.batchSize,
+      shuffle: true,
+      seed: o.seed + run,
+      onStep: (s) => o.onStage?.(`run ${run + 1}: train`, s.step + 1, samples.length * o.epochs),
+    });
+    const tTrain = Date.now();
+    const model = new Mvfa(o.clip, tr.adapters, text, null, { imageSize: o.imageSize });
+    const result = await evaluateSplit(model, orderedItems(target.test), { task: target.info.task, mode: 'zero', aupro: o.aupro, onProgress: (d, t) => o.onStage?.(`run ${run + 1}: test`, d, t) });
+    await model.release();
+    out.push({ run, split: { normals: [], abnormals: [], seedFile: null }, result, timings: { train_s: (tTrain - t0) / 1000, ...result.timings } });
+  }
+  return out;
+}
