@@ -4,5 +4,5 @@ import { type Command } from 'commander';
 export type Register = (program: Command, run: (f: () => Promise<number>) => Promise<void>) => void;
 
 export async function extraCommands(): Promise<Register[]> {
-  return [];
+  return [(await import('./commands/serve.ts')).registerServe];
 }

@@ -127,6 +127,21 @@ test('train then predict: adapters with calibration, dumps, scores, overlays; a 
   }
 });
 
+test('predict scores DICOM files and every axial slice of a NIfTI volume, reporting the volume maximum', () => {
+  const adapters = join(dir, 'adapters.safetensors');
+  const med = join(repo, 'fixtures/medical');
+  const p = mvfa(['predict', '--clip', clip, '--adapters', adapters, '--json', '--quiet', join(med, 'CT_small.dcm'), join(med, 'MR_small_RLE.dcm'), join(med, 'syn_int16_slope.nii.gz'), join(med, 'MR_truncated.dcm')]);
+  assert.equal(p.code, 1, p.stderr);
+  assert.match(p.stderr, /MR_truncated\.dcm/);
+  const res = JSON.parse(p.stdout) as { results: { image: string; score: number }[]; volumes: Record<string, { slices: number; max: number }>; failures: unknown[] };
+  assert.equal(res.failures.length, 1);
+  const slices = res.results.filter((r) => r.image.includes('syn_int16_slope.nii.gz#z='));
+  const vol = res.volumes[join(med, 'syn_int16_slope.nii.gz')];
+  assert.ok(vol && vol.slices === slices.length && slices.length > 1, 'one result per axial slice');
+  assert.equal(vol.max, Math.max(...slices.map((r) => r.score)));
+  assert.ok(res.results.some((r) => r.image.endsWith('CT_small.dcm') && Number.isFinite(r.score)));
+});
+
 test('metrics auroc equals scikit-learn', async () => {
   const n = 2000;
   const scores = new Float32Array(n).map((_, i) => Math.round(Math.sin(i * 12.9898) * 20) / 20);

@@ -4,6 +4,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type AugmentMode, augmentSupport, listImages } from '../../data/training-set.ts';
 import { writeNpy } from '../../io/npy.ts';
+import { type MedicalImageItem, loadMedicalImages, medicalRasterToTensor } from '../../io/medical-image.ts';
+import { type RasterU8 } from '../../io/resample.ts';
 import { loadAdapters } from '../../mvfa/checkpoint.ts';
 import { fuseCalibrated } from '../../mvfa/calibration.ts';
 import { Mvfa } from '../../mvfa/mvfa.ts';
@@ -21,6 +23,7 @@ interface PredictOpts extends GlobalOptions {
   dump?: string;
   out?: string;
   activation?: string;
+  window?: string;
 }
 
 export function registerPredict(program: Command, run: (f: () => Promise<number>) => Promise<void>): void {
@@ -37,7 +40,8 @@ export function registerPredict(program: Command, run: (f: () => Promise<number>
     .option('--dump <dir>', 'write raw maps: <stem>.zero_seg.npy, <stem>.few_seg.npy, <stem>.few_det.npy and scores.json')
     .option('--out <dir>', 'write results.json (calibrated scores) and heatmap overlays')
     .option('--activation <gelu|quickgelu>', 'GELU variant of the CLIP towers', 'gelu')
-    .argument('<images...>', 'image files or folders')
+    .option('--window <auto|minmax|C,W>', 'display window for DICOM and NIfTI (default: the file\'s window, or 0.5–99.5 percentiles)')
+    .argument('<images...>', 'image files or folders (PNG, JPEG, TIFF, BMP, WebP, DICOM, NIfTI volumes: every axial slice is scored)')
     .addHelpText('after', '\nExamples:\n  mvfa predict --adapters brain.safetensors --support few/good --out results scans/\n  mvfa predict --clip clip.pt --adapters Brain.pth --organ Brain --dump dumps test/*.png')
     .action((images: string[], o: PredictOpts) =>
       run(async () => {
@@ -60,10 +64,21 @@ export function registerPredict(program: Command, run: (f: () => Promise<number>
         const scores: Record<string, Record<string, number>> = {};
         const results: { image: string; score: number | null; zero_det: number }[] = [];
         const bar = progress('predict', files.length, o.quiet || o.json);
+        const volumes: Record<string, { slices: number; max: number; argmax: string }> = {};
+        const window = parseWindow(o.window);
         for (const f of files) {
+          let items: MedicalImageItem[];
           try {
-            const raw = await model.analyze(await imageTensor(f, size));
-            const s = stem(f);
+            items = await loadMedicalImages(f, { dicomWindow: window, niftiWindow: window === 'minmax' ? 'auto' : window });
+          } catch (e) {
+            fails.add(f, e);
+            bar.tick();
+            continue;
+          }
+          for (const item of items) {
+          try {
+            const raw = await model.analyze(medicalRasterToTensor(item.raster, { size }));
+            const s = items.length === 1 && item.format === 'raster' ? stem(f) : safeName(item.name);
             const entry: Record<string, number> = { zero_det: raw.zeroDet };
             if (raw.fewDet) entry.few_det = raw.fewDet.reduce((a, b) => a + b, 0) / raw.fewDet.length;
             let score: number | null = null;
@@ -71,10 +86,21 @@ export function registerPredict(program: Command, run: (f: () => Promise<number>
               const fused = fuseCalibrated(raw, ck.calibration);
               score = fused.score;
               entry.score = score;
-              if (o.out) await writeOverlayIfAvailable(f, fused.map, size, join(o.out, `${s}.png`));
+              if (o.out) await writeOverlayIfAvailable(item.raster, fused.map, size, join(o.out, `${s}.png`));
             }
             scores[s] = entry;
-            results.push({ image: f, score, zero_det: raw.zeroDet });
+            const hash = item.name.indexOf('#');
+            const shown = hash < 0 ? f : `${f}${item.name.slice(hash)}`;
+            results.push({ image: shown, score, zero_det: raw.zeroDet });
+            if (items.length > 1) {
+              const v = (volumes[f] ??= { slices: 0, max: -Infinity, argmax: '' });
+              const val = score ?? raw.zeroDet;
+              v.slices++;
+              if (val > v.max) {
+                v.max = val;
+                v.argmax = item.name;
+              }
+            }
             if (o.dump) {
               const sh = [size, size];
               await writeNpy(join(o.dump, `${s}.zero_seg.npy`), { dtype: 'float32', shape: sh, data: raw.zeroSeg }, { overwrite: true });
@@ -82,15 +108,19 @@ export function registerPredict(program: Command, run: (f: () => Promise<number>
               if (raw.fewDet) await writeNpy(join(o.dump, `${s}.few_det.npy`), { dtype: 'float32', shape: sh, data: raw.fewDet }, { overwrite: true });
             }
           } catch (e) {
-            fails.add(f, e);
+            fails.add(item.name === f ? f : `${f} (${item.name})`, e);
+          }
           }
           bar.tick();
         }
         bar.stop();
         if (o.dump) await writeFile(join(o.dump, 'scores.json'), `${JSON.stringify(scores, null, 1)}\n`);
-        if (o.out) await writeFile(join(o.out, 'results.json'), `${JSON.stringify({ adapters: o.adapters, organ, results, failures: fails.failures }, null, 1)}\n`);
-        if (o.json) process.stdout.write(`${JSON.stringify({ results, failures: fails.failures })}\n`);
-        else for (const r of results) process.stdout.write(`${r.score === null ? r.zero_det.toFixed(6) : r.score.toFixed(6)}\t${r.image}\n`);
+        if (o.out) await writeFile(join(o.out, 'results.json'), `${JSON.stringify({ adapters: o.adapters, organ, results, volumes, failures: fails.failures }, null, 1)}\n`);
+        if (o.json) process.stdout.write(`${JSON.stringify({ results, volumes, failures: fails.failures })}\n`);
+        else {
+          for (const r of results) process.stdout.write(`${r.score === null ? r.zero_det.toFixed(6) : r.score.toFixed(6)}\t${r.image}\n`);
+          for (const [f, v] of Object.entries(volumes)) process.stdout.write(`${v.max.toFixed(6)}\t${f} (max over ${v.slices} slices, at ${v.argmax})\n`);
+        }
         fails.summary(files.length);
         await model.release();
         await clip.release();
@@ -99,7 +129,19 @@ export function registerPredict(program: Command, run: (f: () => Promise<number>
     );
 }
 
-async function writeOverlayIfAvailable(image: string, map: Float32Array, size: number, out: string): Promise<void> {
+function safeName(name: string): string {
+  return name.replace(/\.nii(\.gz)?#/, '#').replace(/\.(dcm|dicom)#/, '#').replace(/[#=,]/g, '_').replace(/\.(dcm|dicom|nii|nii\.gz)$/, '');
+}
+
+function parseWindow(w: string | undefined): 'auto' | 'minmax' | { center: number; width: number } {
+  if (!w || w === 'auto') return 'auto';
+  if (w === 'minmax') return 'minmax';
+  const [c, wd] = w.split(',').map(Number);
+  if (!Number.isFinite(c) || !(wd > 0)) throw new UsageError(`--window must be auto, minmax or CENTER,WIDTH, got '${w}'`);
+  return { center: c, width: wd };
+}
+
+async function writeOverlayIfAvailable(image: RasterU8, map: Float32Array, size: number, out: string): Promise<void> {
   const { writeHeatmapPng } = await import('../heatmap.ts');
   await writeHeatmapPng(image, map, size, out);
 }
