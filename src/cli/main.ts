@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerBench } from './commands/bench.ts';
 import { registerClipCommands } from './commands/clip-commands.ts';
+import { registerDemo } from './commands/demo.ts';
 import { registerMetrics } from './commands/metrics.ts';
 import { registerPredict } from './commands/predict.ts';
 import { registerTrain } from './commands/train.ts';
@@ -39,6 +40,7 @@ export async function main(argv: string[]): Promise<number> {
   registerPredict(program, run);
   registerMetrics(program, run);
   registerBench(program, run);
+  registerDemo(program, run);
   for (const reg of await extraCommands()) reg(program, run);
   try {
     await program.parseAsync(argv);

@@ -142,6 +142,18 @@ test('predict scores DICOM files and every axial slice of a NIfTI volume, report
   assert.ok(res.results.some((r) => r.image.endsWith('CT_small.dcm') && Number.isFinite(r.score)));
 });
 
+test('demo runs few-shot MVFA on the bundled images and writes AUROCs, overlays and a report', () => {
+  const out = join(dir, 'demo');
+  const r = mvfa(['demo', '--clip', clip, '--levels', '1,2', '--image-size', '56', '--epochs', '1', '--out', out, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const res = JSON.parse(r.stdout) as { imageAuroc: number; pixelAuroc: number; report: string };
+  assert.ok(res.imageAuroc >= 0 && res.imageAuroc <= 1 && res.pixelAuroc >= 0 && res.pixelAuroc <= 1);
+  assert.ok(readFileSync(res.report, 'utf8').includes('<html'));
+  assert.ok(readdirSync(join(out, 'overlays')).filter((f) => f.endsWith('.png')).length >= 2);
+  const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { runs: { images: number }[] };
+  assert.equal(results.runs[0].images, 40);
+});
+
 test('metrics auroc equals scikit-learn', async () => {
   const n = 2000;
   const scores = new Float32Array(n).map((_, i) => Math.round(Math.sin(i * 12.9898) * 20) / 20);
