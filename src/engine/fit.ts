@@ -82,6 +82,7 @@ export async function fitMvfa(clip: ClipModel, text: Float32Array, o: FitOptions
       start = saved.adapters;
       resumeState = saved.state;
       priorLosses = saved.losses;
+      o.onStage?.('resume', saved.state.epochsDone, o.epochs);
     }
   }
   const bb = { weights: clip.weights, vision: clip.config.vision, activation: clip.activation };

@@ -79,6 +79,7 @@ export function registerTrain(program: Command, run: (f: () => Promise<number>) 
           resume: o.resume,
           overwrite: o.force,
           onStage: (stage, done, total) => {
+            if (stage === 'resume') process.stderr.write(`resuming after epoch ${done} of ${total}\n`);
             if (stage === 'load') {
               if (barKind !== 'load') {
                 bar = progress('load images', total, o.quiet);
