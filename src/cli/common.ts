@@ -1,6 +1,5 @@
 // Shared CLI plumbing: exit codes, errors, option parsing, progress, output files.
 import { readdirSync, statSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { basename, extname, join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { configureSessions, type Device } from '../graph/index.ts';
@@ -88,9 +87,7 @@ export function stem(p: string): string {
   return e ? b.slice(0, -e.length) : b;
 }
 
-export function cacheDir(): string {
-  return process.env.MVFA_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'mvfa');
-}
+export { cacheDir } from '../engine/cache-dir.ts';
 
 export interface Progress {
   tick(n?: number, status?: string): void;

@@ -1,6 +1,9 @@
 // The MVFA model a user holds: CLIP backbone + adapters + text features (+ memory banks), scoring images.
 import { type CompiledGraph, type SessionConfig } from '../graph/index.ts';
+import { existsSync } from 'node:fs';
 import { type ClipModel } from '../clip/model.ts';
+import { anomalyTextFeatures, cachedTextFeatures } from '../clip/text-features.ts';
+import { loadAdapters } from './checkpoint.ts';
 import { type AdapterSet, checkAdapterFit } from './adapters.ts';
 import { type BranchScores, type Calibration, type FusedPrediction, fuseCalibrated } from './calibration.ts';
 import { type MemoryBank, compileInference, compileMemorySearch, concatTokens, runInference } from './inference.ts';
@@ -8,6 +11,15 @@ import { type Backbone } from './network.ts';
 
 export interface MvfaConfig extends SessionConfig {
   imageSize?: number;
+}
+
+export interface MvfaLoadOptions extends MvfaConfig {
+  /** Organ name for the prompts (default: the one stored with the adapters). */
+  organ?: string;
+  /** Adapter levels, for files that do not store them (official .pth: 6,12,18,24). */
+  levels?: number[];
+  /** Where text features are cached (default: no cache). */
+  cacheDir?: string;
 }
 
 export class Mvfa {
@@ -29,6 +41,16 @@ export class Mvfa {
     if (text.length !== 2 * adapters.bottleneck) throw new Error(`text features must be [2, ${adapters.bottleneck}], got ${text.length} values`);
     this.backbone = { weights: clip.weights, vision: clip.config.vision, activation: clip.activation };
     this.imageSize = config.imageSize ?? 240;
+  }
+
+  /** CLIP + adapters file (ours or an official .pth) → a ready model with its text features. */
+  static async load(clip: ClipModel, adaptersPath: string, o: MvfaLoadOptions = {}): Promise<Mvfa> {
+    const ck = await loadAdapters(adaptersPath, o.levels);
+    const organ = o.organ ?? ck.info.organ;
+    if (!organ) throw new Error(`${adaptersPath}: no organ name stored with these adapters; pass { organ }`);
+    const text = o.cacheDir && existsSync(clip.source) ? await cachedTextFeatures(clip, clip.source, organ, o.cacheDir) : await anomalyTextFeatures(clip, organ);
+    const imageSize = o.imageSize ?? (ck.info.imageSize ? Number(ck.info.imageSize) : 240);
+    return new Mvfa(clip, ck.adapters, text, ck.calibration ?? null, { ...o, imageSize });
   }
 
   get tokens(): number {

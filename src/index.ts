@@ -1,0 +1,14 @@
+// Public entry point of the mvfa library.
+export { loadClip } from './clip/factory.ts';
+export { ClipModel, type ClipOptions } from './clip/model.ts';
+export { anomalyTextFeatures } from './clip/text-features.ts';
+export { ClipTokenizer } from './clip/tokenizer.ts';
+export { Mvfa, type MvfaConfig, type MvfaLoadOptions } from './mvfa/mvfa.ts';
+export { loadAdapters, saveAdapters, type AdapterCheckpoint } from './mvfa/checkpoint.ts';
+export { type AdapterSet, initAdapters } from './mvfa/adapters.ts';
+export { type BranchScores, type Calibration, type FusedPrediction } from './mvfa/calibration.ts';
+export { train, predict, type TrainOptions } from './api.ts';
+export { aurocExact, AurocAccumulator, maxF1, aupro } from './eval/index.ts';
+export { loadImageTensor } from './io/image.ts';
+export { loadMedicalImages } from './io/medical-image.ts';
+export { configureSessions, type Device } from './graph/index.ts';
