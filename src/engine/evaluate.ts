@@ -81,7 +81,7 @@ export async function evaluateSplit(model: Mvfa, items: EvalItem[], o: EvalOptio
   const fewDet: number[] = [];
   for (let i = 0; i < items.length; i++) {
     const it = items[i];
-    const raw = await model.analyze((await loadImageTensor(it.path, { size: s })).tensor);
+    const raw = await model.analyze((await loadImageTensor(it.path, { size: s })).tensor, pixels ? ['seg'] : ['det']);
     zeroDet.push(raw.zeroDet);
     if (withFew) fewDet.push(mean(raw.fewDet!));
     if (pixels) {

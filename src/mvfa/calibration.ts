@@ -54,13 +54,14 @@ export function mean(a: ArrayLike<number>): number {
 }
 
 export function calibrate(samples: BranchScores[], task: Task, source: string): Calibration {
-  const withFew = samples.every((s) => s.fewSeg && s.fewDet);
+  const seg = samples.every((s) => s.fewSeg);
+  const det = samples.every((s) => s.fewDet);
   return {
     task,
     zeroSeg: rangeOf(samples.map((s) => s.zeroSeg)),
-    fewSeg: withFew ? rangeOf(samples.map((s) => s.fewSeg!)) : null,
+    fewSeg: seg ? rangeOf(samples.map((s) => s.fewSeg!)) : null,
     zeroDet: rangeOf([samples.map((s) => s.zeroDet)]),
-    fewDet: withFew ? rangeOf([samples.map((s) => mean(s.fewDet!))]) : null,
+    fewDet: det ? rangeOf([samples.map((s) => mean(s.fewDet!))]) : null,
     source,
   };
 }

@@ -95,13 +95,16 @@ export class Mvfa {
     return this.banks !== null;
   }
 
-  /** Raw branch outputs for one image [3,S,S]: the official dumps (zero_seg, zero_det, few_seg, few_det). */
-  async analyze(image: Float32Array): Promise<BranchScores> {
+  /**
+   * Raw branch outputs for one image [3,S,S]: the official dumps (zero_seg, zero_det, few_seg, few_det).
+   * `fewHeads` limits the memory-bank search to the heads needed (the official scores use seg for AC+AS, det for AC).
+   */
+  async analyze(image: Float32Array, fewHeads: readonly ('seg' | 'det')[] = ['seg', 'det']): Promise<BranchScores> {
     const r = await runInference(await this.graph(), image, this.adapters, this.text);
     const out: BranchScores = { zeroSeg: r.zeroSeg, zeroDet: r.zeroDet[0] };
     if (this.banks && this.bankGraph) {
       const bg = await this.bankGraph;
-      for (const head of ['seg', 'det'] as const) {
+      for (const head of fewHeads) {
         const feeds: Record<string, Float32Array> = {};
         r.tokens[head].forEach((q, j) => {
           feeds[`query_${j}`] = q;
@@ -118,7 +121,7 @@ export class Mvfa {
   /** Score and heatmap of one image with the stored calibration (single-image rule). */
   async predict(image: Float32Array): Promise<FusedPrediction & { raw: BranchScores }> {
     if (!this.calibration) throw new Error('these adapters carry no calibration; train with support images or call calibrate() first');
-    const raw = await this.analyze(image);
+    const raw = await this.analyze(image, [this.calibration.task === 'AC' ? 'det' : 'seg']);
     return { ...fuseCalibrated(raw, this.calibration), raw };
   }
 
