@@ -34,7 +34,7 @@ test('README library example: loadClip → train → Mvfa.load → setSupport �
   const r = await predict(model, join(dir, 'bad', bad[0]));
   assert.ok(Number.isFinite(r.score));
   assert.equal(r.map.length, 56 * 56);
-  assert.ok(r.raw.fewSeg && r.raw.fewDet);
+  assert.ok(r.raw.fewSeg, 'AC+AS adapters score with the seg memory bank');
   await model.release();
   await clip.release();
 });

@@ -83,7 +83,7 @@ export async function evaluateSplit(model: Mvfa, items: EvalItem[], o: EvalOptio
     const it = items[i];
     const raw = await model.analyze((await loadImageTensor(it.path, { size: s })).tensor, pixels ? ['seg'] : ['det']);
     zeroDet.push(raw.zeroDet);
-    if (withFew) fewDet.push(mean(raw.fewDet!));
+    if (withFew && !pixels) fewDet.push(mean(raw.fewDet!));
     if (pixels) {
       zeroSeg.push(raw.zeroSeg);
       if (withFew) fewSeg.push(raw.fewSeg!);
