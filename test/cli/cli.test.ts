@@ -177,6 +177,13 @@ test('usage and data errors exit 2 naming the problem', () => {
   const orphan = mvfa(['train', '--clip', clip, '--organ', 'x', '--normal', join(dir, 'normal'), '--abnormal', join(dir, 'abnormal'), '--masks', join(dir, 'masks2'), '--levels', '1,2', '--out', join(dir, 'o.safetensors')]);
   assert.equal(orphan.code, 2, orphan.stderr);
   assert.match(orphan.stderr, /orphan\.png: mask without an abnormal image/);
+  mkdirSync(join(dir, 'masks3'));
+  const first = readdirSync(join(dir, 'masks')).sort();
+  for (const f of first.slice(1)) copyFileSync(join(dir, 'masks', f), join(dir, 'masks3', f));
+  writeFileSync(join(dir, 'masks3', first[0]), readFileSync(join(repo, 'demo/BUSI_demo_AD/test/Ungood/anomaly_mask', readdirSync(join(repo, 'demo/BUSI_demo_AD/test/Ungood/anomaly_mask'))[0])));
+  const wrongSize = mvfa(['train', '--clip', clip, '--organ', 'x', '--normal', join(dir, 'normal'), '--abnormal', join(dir, 'abnormal'), '--masks', join(dir, 'masks3'), '--levels', '1,2', '--out', join(dir, 'o.safetensors')]);
+  assert.equal(wrongSize.code, 2, wrongSize.stderr);
+  assert.match(wrongSize.stderr, new RegExp(`${first[0].replace('.', '\\.')}: mask is \\d+×\\d+ but its image .* is \\d+×\\d+`));
   const badLevels = mvfa(['train', '--clip', clip, '--organ', 'x', '--normal', join(dir, 'normal'), '--abnormal', join(dir, 'abnormal'), '--levels', '1,5', '--out', join(dir, 'o.safetensors')]);
   assert.notEqual(badLevels.code, 0);
   assert.match(badLevels.stderr, /adapter level 5 is outside blocks 1\.\.2/);
