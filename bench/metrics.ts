@@ -21,23 +21,12 @@
 import { loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { AurocAccumulator } from '../src/eval/auroc.ts';
+import { mulberry32 as prng } from '../src/util/random.ts';
 
 const IMAGES = 3715;
 const SIDE = 240;
 const PIXELS = SIDE * SIDE;
 const LEVELS = 65536;
-
-/** mulberry32: small deterministic PRNG returning floats in [0, 1). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Fills one synthetic map: a disc-shaped anomaly in ~40 % of maps, overlapping score levels. */
 function fillMap(rand: () => number, scores: Float32Array, labels: Uint8Array, histogram: Float64Array): void {

@@ -25,6 +25,8 @@ import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DATASETS, DatasetError, hasMasks, isBmadKey, type BmadKey, type Task } from './datasets.ts';
 import { classImageDir, inferTask, type SplitFiles } from './layout.ts';
+import { mulberry32 } from '../util/random.ts';
+export { mulberry32 };
 
 /** Shot counts with official lists. */
 export const SHOT_COUNTS: readonly number[] = Object.freeze([2, 4, 8, 16]);
@@ -175,18 +177,6 @@ export function fewShotSplit(datasetDir: string, source: string | undefined, k: 
     }
   }
   return { normals, abnormals, masks, seedFile, seed: null };
-}
-
-/** mulberry32: a deterministic generator of floats in [0, 1) from a 32-bit seed. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function sample(items: readonly string[], k: number, rand: () => number): string[] {

@@ -1,6 +1,6 @@
 // MVFA's residual adapters (seg and det per level): weights on the host, and their graph form.
 import { type Graph, type Value, GraphError, leakyRelu, matmul, transpose } from '../graph/index.ts';
-import { mulberry32 } from './rng.ts';
+import { mulberry32 } from '../util/random.ts';
 
 export type Head = 'seg' | 'det';
 export const HEADS: readonly Head[] = ['seg', 'det'];

@@ -3,7 +3,7 @@ import { CompiledGraph, Graph, type SessionConfig } from '../graph/index.ts';
 import { Adam, MVFA_ADAM } from './adam.ts';
 import { type AdapterSet, type Head, cloneAdapters } from './adapters.ts';
 import { type Backbone, checkLevels, frozenPrefix } from './network.ts';
-import { mulberry32, shuffledIndices } from './rng.ts';
+import { mulberry32, shuffledIndices } from '../util/random.ts';
 import { compileTrainStep } from './training-graph.ts';
 
 export interface TrainSample {

@@ -8,21 +8,11 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { mulberry32 } from '../../src/util/random.ts';
+export const prng = mulberry32;
 
 export const PYTHON = '/usr/bin/python3';
 const SCRIPTS = resolve(import.meta.dirname, '../../scripts/fixtures');
-
-/** mulberry32: deterministic floats in [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A temporary directory for one test file's reference run. */
 export class ReferenceDir {

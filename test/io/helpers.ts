@@ -5,6 +5,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tensorBytes, type HostTensor } from '../../src/io/tensor.ts';
+import { mulberry32 } from '../../src/util/random.ts';
+export const rng = mulberry32;
 
 export const FIXTURES = join(import.meta.dirname, '..', '..', 'fixtures', 'io');
 export const SCRIPTS = join(import.meta.dirname, '..', '..', 'scripts', 'fixtures');
@@ -45,18 +47,6 @@ export function runPython(script: string, args: string[]): string {
 export function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'mvfa-io-'));
   return fn(dir).finally(() => rmSync(dir, { recursive: true, force: true }));
-}
-
-/** Small deterministic PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Asserts that `fn` rejects with exactly `message` (and an Error subclass). */

@@ -12,7 +12,7 @@ import { type AdapterSet } from '../../src/mvfa/adapters.ts';
 import { loadAdapters } from '../../src/mvfa/checkpoint.ts';
 import { Mvfa } from '../../src/mvfa/mvfa.ts';
 import { trainAdapters, type TrainSample } from '../../src/mvfa/trainer.ts';
-import { mulberry32 } from '../../src/mvfa/rng.ts';
+import { mulberry32 } from '../../src/util/random.ts';
 
 // Reference: scripts/fixtures/mvfa_ref.py (PyTorch implementation of the official MVFA code paths) on a random tiny
 // CLIP (vision width 128, 4 blocks, patch 14) at 56 px (4×4 patches), adapters at blocks 1,2,3,4 with bottleneck 32.

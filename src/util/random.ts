@@ -1,4 +1,4 @@
-// Seeded pseudo-random numbers (mulberry32): deterministic initialisation and shuffling.
+// Seeded pseudo-random numbers (mulberry32): deterministic initialisation, shuffling and split draws. No imports: usable from every layer.
 
 export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
