@@ -19,24 +19,32 @@ import {
 
 export type Activation = 'gelu' | 'quickgelu';
 
-/** A block's tensors in PyTorch layout (Linear weights are [out, in]). */
+/** The state-dict tensors of one block (PyTorch layout: Linear weights are [out, in]). */
+export type BlockKey =
+  | 'ln1Weight' | 'ln1Bias' | 'inProjWeight' | 'inProjBias' | 'outProjWeight' | 'outProjBias'
+  | 'ln2Weight' | 'ln2Bias' | 'fcWeight' | 'fcBias' | 'projWeight' | 'projBias';
+
+/**
+ * A block's tensors in the graph. Linear weights are transposed to [in, out] on the host once, so that
+ * onnxruntime multiplies by a plain pre-packed matrix (measured faster than folding a Transpose into Gemm).
+ */
 export interface BlockTensors {
   ln1Weight: Value;
   ln1Bias: Value;
-  inProjWeight: Value; // [3D, D]
+  inProjWT: Value; // [D, 3D]: q | k | v columns
   inProjBias: Value; // [3D]
-  outProjWeight: Value; // [D, D]
+  outProjWT: Value; // [D, D]
   outProjBias: Value;
   ln2Weight: Value;
   ln2Bias: Value;
-  fcWeight: Value; // [4D, D]
+  fcWT: Value; // [D, 4D]
   fcBias: Value;
-  projWeight: Value; // [D, 4D]
+  projWT: Value; // [4D, D]
   projBias: Value;
 }
 
 /** The state-dict suffixes of one block, OpenAI naming. */
-export const BLOCK_KEYS: Readonly<Record<keyof BlockTensors, string>> = {
+export const BLOCK_KEYS: Readonly<Record<BlockKey, string>> = {
   ln1Weight: 'ln_1.weight',
   ln1Bias: 'ln_1.bias',
   inProjWeight: 'attn.in_proj_weight',
@@ -56,19 +64,55 @@ export interface WeightSource {
   get(name: string): { data: Float32Array; shape: readonly number[] };
 }
 
+const TRANSPOSED: Partial<Record<BlockKey, keyof BlockTensors>> = {
+  inProjWeight: 'inProjWT',
+  outProjWeight: 'outProjWT',
+  fcWeight: 'fcWT',
+  projWeight: 'projWT',
+};
+
 /** Adds a block's weights under `prefix` (e.g. `visual.transformer.resblocks.3.`) as frozen constants. */
 export function blockConstants(g: Graph, src: WeightSource, prefix: string): BlockTensors {
   const out = {} as Record<keyof BlockTensors, Value>;
-  for (const [field, suffix] of Object.entries(BLOCK_KEYS) as [keyof BlockTensors, string][]) {
+  for (const [key, suffix] of Object.entries(BLOCK_KEYS) as [BlockKey, string][]) {
     const t = src.get(prefix + suffix);
-    out[field] = g.constant(prefix + suffix, t.data, t.shape);
+    const tField = TRANSPOSED[key];
+    if (tField) {
+      const tt = transposed2d(t.data, t.shape[0], t.shape[1]);
+      out[tField] = g.constant(`${prefix}${suffix}.T`, tt, [t.shape[1], t.shape[0]]);
+    } else out[key as keyof BlockTensors] = g.constant(prefix + suffix, t.data, t.shape);
   }
   return out;
 }
 
-/** x·Wᵀ + b for a PyTorch-layout weight (the transpose of a constant is folded by onnxruntime). */
+const transposeCache = new WeakMap<Float32Array, Float32Array>();
+
+/** [rows, cols] → [cols, rows], blocked for cache locality; cached per source array. */
+export function transposed2d(a: Float32Array, rows: number, cols: number): Float32Array {
+  const hit = transposeCache.get(a);
+  if (hit) return hit;
+  const out = new Float32Array(rows * cols);
+  const B = 64;
+  for (let i0 = 0; i0 < rows; i0 += B) {
+    const i1 = Math.min(rows, i0 + B);
+    for (let j0 = 0; j0 < cols; j0 += B) {
+      const j1 = Math.min(cols, j0 + B);
+      for (let i = i0; i < i1; i++) for (let j = j0; j < j1; j++) out[j * rows + i] = a[i * cols + j];
+    }
+  }
+  transposeCache.set(a, out);
+  return out;
+}
+
+/** x·Wᵀ + b for a PyTorch-layout weight W [out, in] (used for weights that are graph inputs). */
 export function linearPt(x: Value, weight: Value, bias?: Value): Value {
   const y = matmul(x, transpose(weight, [1, 0]));
+  return bias ? add(y, bias) : y;
+}
+
+/** x·Wt + b for a weight already in [in, out] layout. */
+export function linearT(x: Value, wT: Value, bias?: Value): Value {
+  const y = matmul(x, wT);
   return bias ? add(y, bias) : y;
 }
 
@@ -90,9 +134,9 @@ export function selfAttention(h: Value, w: BlockTensors, heads: number, mask?: V
   if (d % heads !== 0) throw new GraphError(`attention: width ${d} is not divisible by ${heads} heads`);
   const hd = d / heads;
   const proj = (k: number, perm: number[]): Value => {
-    const wk = slice(w.inProjWeight, 0, k * d, (k + 1) * d);
+    const wk = slice(w.inProjWT, 1, k * d, (k + 1) * d);
     const bk = slice(w.inProjBias, 0, k * d, (k + 1) * d);
-    return transpose(reshape(linearPt(h, wk, bk), [b, t, heads, hd]), perm);
+    return transpose(reshape(linearT(h, wk, bk), [b, t, heads, hd]), perm);
   };
   const q = mul(proj(0, [0, 2, 1, 3]), 1 / Math.sqrt(hd)); // [B,H,T,hd]
   const kT = proj(1, [0, 2, 3, 1]); // [B,H,hd,T]
@@ -101,7 +145,7 @@ export function selfAttention(h: Value, w: BlockTensors, heads: number, mask?: V
   if (mask) scores = add(scores, mask);
   const ctx = matmul(softmax(scores, -1), v); // [B,H,T,hd]
   const merged = reshape(transpose(ctx, [0, 2, 1, 3]), [b, t, d]);
-  return linearPt(merged, w.outProjWeight, w.outProjBias);
+  return linearT(merged, w.outProjWT, w.outProjBias);
 }
 
 /** x ← x + Attn(LN1(x)); x ← x + MLP(LN2(x)), x: [B, T, D]. */
@@ -110,12 +154,12 @@ export function residualBlock(x: Value, w: BlockTensors, opt: BlockOptions): Val
   const eps = opt.epsilon ?? 1e-5;
   const h = layerNorm(x, w.ln1Weight, w.ln1Bias, eps);
   const attn = opt.fused
-    ? linearPt(fusedAttention(h, transpose(w.inProjWeight, [1, 0]), w.inProjBias, opt.heads, opt.causal ?? false), w.outProjWeight, w.outProjBias)
+    ? linearT(fusedAttention(h, w.inProjWT, w.inProjBias, opt.heads, opt.causal ?? false), w.outProjWT, w.outProjBias)
     : selfAttention(h, w, opt.heads, opt.mask);
   const x1 = add(x, attn);
-  const m = linearPt(layerNorm(x1, w.ln2Weight, w.ln2Bias, eps), w.fcWeight, w.fcBias);
+  const m = linearT(layerNorm(x1, w.ln2Weight, w.ln2Bias, eps), w.fcWT, w.fcBias);
   const act = opt.activation === 'quickgelu' ? quickGelu(m) : gelu(m);
-  return add(x1, linearPt(act, w.projWeight, w.projBias));
+  return add(x1, linearT(act, w.projWT, w.projBias));
 }
 
 /** Additive causal mask [T, T]: 0 on and below the diagonal, −inf above. */

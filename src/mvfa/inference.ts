@@ -1,5 +1,6 @@
 // MVFA inference graphs: zero-shot maps/scores and memory-bank (few-shot) distance maps.
 import { CompiledGraph, Graph, type SessionConfig, type Value, add } from '../graph/index.ts';
+import { transposed2d } from '../clip/transformer.ts';
 import { type AdapterSet, adapterFeeds, adapterInputs } from './adapters.ts';
 import { type Backbone, adaptedTail, checkLevels, frozenPrefix } from './network.ts';
 import { abnormalChannel, detScore, l2normalize, l2normalizeEps, memoryDistance, patchTokens, segProbabilities, upsample, zeroShotLogits } from './scoring.ts';
@@ -52,26 +53,32 @@ export async function runInference(graph: CompiledGraph, images: Float32Array, a
 
 /**
  * Memory-bank graph for one head: per level, queries [B, T, D] (normalised, class token first; it is dropped)
- * against a bank [M, D] (normalised, class tokens included) → Σ over levels of the upsampled min(1 − cos) maps [B, S, S].
+ * against a bank fed transposed, [D, M] (normalised, class tokens included) → Σ over levels of the upsampled
+ * min(1 − cos) maps [B, S, S].
  */
 export async function compileMemorySearch(nLevels: number, batch: number, tokens: number, dim: number, bankSize: number, imageSize: number, cfg: SessionConfig = {}): Promise<CompiledGraph> {
   const g = new Graph(`mvfa_memory_${batch}x${bankSize}`);
   const maps: Value[] = [];
   for (let j = 0; j < nLevels; j++) {
     const q = g.input(`query_${j}`, [batch, tokens, dim]);
-    const bank = g.input(`bank_${j}`, [bankSize, dim]);
+    const bank = g.input(`bank_${j}`, [dim, bankSize]);
     maps.push(memoryDistance(patchTokens(q), bank));
   }
   const total = maps.reduce((a, b) => add(a, b));
   return CompiledGraph.compile(g, { few: upsample(total, imageSize) }, cfg);
 }
 
-/** A per-level memory bank: the normalised tokens of the support images, concatenated. */
+/** A per-level memory bank: the normalised tokens of the support images, concatenated ([M, D] per level). */
 export interface MemoryBank {
   head: 'seg' | 'det';
   dim: number;
   levels: Float32Array[];
   size: number;
+}
+
+/** The bank levels as the search graph takes them, [D, M] (transposed once on the host). */
+export function bankFeeds(bank: MemoryBank): Float32Array[] {
+  return bank.levels.map((l) => transposed2d(l, bank.size, bank.dim));
 }
 
 export function concatTokens(parts: Float32Array[]): Float32Array {

@@ -6,7 +6,7 @@ import { anomalyTextFeatures, cachedTextFeatures } from '../clip/text-features.t
 import { loadAdapters } from './checkpoint.ts';
 import { type AdapterSet, checkAdapterFit } from './adapters.ts';
 import { type BranchScores, type Calibration, type FusedPrediction, fuseCalibrated } from './calibration.ts';
-import { type MemoryBank, compileInference, compileMemorySearch, concatTokens, runInference } from './inference.ts';
+import { type MemoryBank, bankFeeds, compileInference, compileMemorySearch, concatTokens, runInference } from './inference.ts';
 import { type Backbone } from './network.ts';
 
 export interface MvfaConfig extends SessionConfig {
@@ -106,9 +106,10 @@ export class Mvfa {
       const bg = await this.bankGraph;
       for (const head of fewHeads) {
         const feeds: Record<string, Float32Array> = {};
+        const banks = bankFeeds(this.banks[head]);
         r.tokens[head].forEach((q, j) => {
           feeds[`query_${j}`] = q;
-          feeds[`bank_${j}`] = this.banks![head].levels[j];
+          feeds[`bank_${j}`] = banks[j];
         });
         const few = (await bg.run(feeds)).few.data;
         if (head === 'seg') out.fewSeg = few;

@@ -57,12 +57,12 @@ export function detScoreMax(logits: Value): Value {
 
 /**
  * Few-shot distance map [B, g, g]: min over the bank of (1 − cos) for each patch query.
- * `query` [B, g², D] and `bank` [M, D] must both be normalised.
+ * `query` [B, g², D] and the bank, given transposed as `bankT` [D, M], must both be normalised.
  */
-export function memoryDistance(query: Value, bank: Value): Value {
+export function memoryDistance(query: Value, bankT: Value): Value {
   const [b, n] = query.shape;
   const grid = Math.round(Math.sqrt(n));
-  const sim = matmul(query, transpose(bank, [1, 0])); // [B, N, M]
+  const sim = matmul(query, bankT); // [B, N, M]
   return reshape(sub(1, reduceMax(sim, [2])), [b, grid, grid]);
 }
 
