@@ -50,7 +50,10 @@ export function trainingFiles(normalDir: string, abnormalDir: string, masksDir?:
   return { normal, abnormal };
 }
 
-/** Checks every mask has its image's size, before any training. */
+/**
+ * Checks, before any training, that every mask has its image's size and is binary (at most two grey levels, e.g.
+ * 0/255); a grey-level or anti-aliased mask would be silently thresholded at 0.5 otherwise.
+ */
 export async function checkMaskSizes(files: TrainingFiles): Promise<void> {
   for (const a of files.abnormal) {
     if (!a.mask) continue;
@@ -58,6 +61,9 @@ export async function checkMaskSizes(files: TrainingFiles): Promise<void> {
     if (im.width !== m.width || im.height !== m.height) {
       throw new DatasetError(`${a.mask}: mask is ${m.width}×${m.height} but its image ${a.path} is ${im.width}×${im.height}`);
     }
+    const levels = new Set<number>();
+    for (let i = 0; i < m.data.length && levels.size <= 2; i += m.channels) levels.add(m.data[i]);
+    if (levels.size > 2) throw new DatasetError(`${a.mask}: mask is not binary (more than two grey levels; expected e.g. 0 = background, 255 = anomaly)`);
   }
 }
 

@@ -12,6 +12,7 @@ import { Mvfa } from '../mvfa/mvfa.ts';
 import { checkLevels } from '../mvfa/network.ts';
 import { loadTrainingState, saveTrainingState } from '../mvfa/train-state.ts';
 import { type StepLosses, trainAdapters } from '../mvfa/trainer.ts';
+import { type LossVariant } from '../mvfa/training-graph.ts';
 
 export interface FitOptions {
   /** Training images: folders, or `files` listed already (e.g. a few-shot split). */
@@ -35,6 +36,8 @@ export interface FitOptions {
   overwrite?: boolean;
   onStage?: (stage: string, done: number, total: number) => void;
   onStep?: (s: StepLosses, stepsPerEpoch: number) => void;
+  /** Loss definitions: 'code' (official, default) or 'paper'. */
+  loss?: LossVariant;
   /** Skip writing the adapters file (the checkpoint is still returned). */
   noSave?: boolean;
 }
@@ -68,7 +71,7 @@ export async function fitMvfa(clip: ClipModel, text: Float32Array, o: FitOptions
   lap('load_s');
   const bottleneck = clip.config.embedDim;
   const fingerprint = createHash('sha256')
-    .update(JSON.stringify({ files, organ: o.organ, epochs: o.epochs, lr: o.lr, augment: o.augment, shuffle: o.shuffle, seed: o.seed, levels: o.levels, imageSize: o.imageSize, batchSize: o.batchSize }))
+    .update(JSON.stringify({ files, organ: o.organ, loss: o.loss ?? 'code', epochs: o.epochs, lr: o.lr, augment: o.augment, shuffle: o.shuffle, seed: o.seed, levels: o.levels, imageSize: o.imageSize, batchSize: o.batchSize }))
     .digest('hex');
   const statePath = `${o.out}.state`;
   let start = o.init ?? initAdapters(clip.config.vision.width, bottleneck, o.levels, o.seed);
@@ -96,6 +99,7 @@ export async function fitMvfa(clip: ClipModel, text: Float32Array, o: FitOptions
     shuffle: o.shuffle,
     seed: o.seed,
     resume: resumeState,
+    loss: o.loss,
     onStep: (s) => {
       runLosses.push(s);
       o.onStep?.(s, stepsPerEpoch);

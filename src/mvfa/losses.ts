@@ -1,5 +1,5 @@
 // MVFA training losses as graph nodes (official definitions, spec §3.3).
-import { type Value, add, div, exp, log, mul, pow, reduceMean, reduceSum, reshape, slice, sub } from '../graph/index.ts';
+import { type Value, add, clip, div, exp, log, mul, pow, reduceMean, reduceSum, reshape, slice, sub } from '../graph/index.ts';
 
 /**
  * Focal loss on a 2-channel probability map [B, 2, H, W] against a binary mask [B, H, W] (γ = 2, α = 1):
@@ -26,4 +26,10 @@ export function diceLoss(p: Value, mask: Value, smooth = 1): Value {
 /** BCEWithLogits(s, y) averaged over the batch: log(1 + eˢ) − s·y (s is the det score, bounded in [0, 1] here). */
 export function bceWithLogits(s: Value, y: Value): Value {
   return reduceMean(sub(log(add(exp(s), 1)), mul(s, y)), [0]);
+}
+
+/** Plain binary cross-entropy on a probability p ∈ (0, 1) (the paper's variant), clamped to [1e-7, 1 − 1e-7]. */
+export function bceProbability(p: Value, y: Value): Value {
+  const q = clip(p, 1e-7, 1 - 1e-7);
+  return mul(reduceMean(add(mul(y, log(q)), mul(sub(1, y), log(sub(1, q)))), [0]), -1);
 }

@@ -37,6 +37,13 @@ export function segProbabilities(logits: Value, size: number): Value {
   return softmax(upsample(maps, size), 1);
 }
 
+/** The paper's order: softmax over the two channels first, then bilinear upsampling, [B, 2, s, s]. */
+export function segProbabilitiesPaper(logits: Value, size: number): Value {
+  const [b, n] = logits.shape;
+  const grid = Math.round(Math.sqrt(n));
+  return upsample(reshape(transpose(softmax(logits, -1), [0, 2, 1]), [b, 2, grid, grid]), size);
+}
+
 /** Abnormal channel [B, s, s] of seg probabilities. */
 export function abnormalChannel(probs: Value): Value {
   const [b, , h, w] = probs.shape;

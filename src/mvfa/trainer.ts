@@ -4,7 +4,7 @@ import { Adam, MVFA_ADAM } from './adam.ts';
 import { type AdapterSet, type Head, cloneAdapters } from './adapters.ts';
 import { type Backbone, checkLevels, frozenPrefix } from './network.ts';
 import { mulberry32, shuffledIndices } from '../util/random.ts';
-import { compileTrainStep } from './training-graph.ts';
+import { type LossVariant, compileTrainStep } from './training-graph.ts';
 
 export interface TrainSample {
   name: string;
@@ -40,6 +40,8 @@ export interface TrainOptions extends SessionConfig {
   seed?: number;
   onStep?: (s: StepLosses) => void;
   onEpoch?: (epoch: number, adapters: AdapterSet, state: TrainerState) => Promise<void> | void;
+  /** Loss definitions: the official code's (default) or the paper's. */
+  loss?: LossVariant;
   /** Resume from a saved state (epochs already done, optimiser moments, RNG position). */
   resume?: TrainerState;
 }
@@ -109,7 +111,7 @@ export async function trainAdapters(bb: Backbone, init: AdapterSet, text: Float3
     const key = `${b}:${acOnly}`;
     let st = steps.get(key);
     if (!st) {
-      st = await compileTrainStep(bb, { levels, bottleneck: init.bottleneck, imageSize: s, batch: b, tokens, acOnly }, opt);
+      st = await compileTrainStep(bb, { levels, bottleneck: init.bottleneck, imageSize: s, batch: b, tokens, acOnly, loss: opt.loss }, opt);
       steps.set(key, st);
     }
     return st;

@@ -2,9 +2,9 @@
 // per-level focal + dice (seg head) and BCE (det head) losses → loss and adapter gradients.
 import { CompiledGraph, Graph, type SessionConfig, type Value, add, gradients } from '../graph/index.ts';
 import { type Head, adapterInputName, adapterInputs } from './adapters.ts';
-import { bceWithLogits, diceLoss, focalLoss } from './losses.ts';
+import { bceProbability, bceWithLogits, diceLoss, focalLoss } from './losses.ts';
 import { type Backbone, adaptedTail, checkLevels } from './network.ts';
-import { abnormalChannel, detScore, l2normalize, patchTokens, segProbabilities, zeroShotLogits } from './scoring.ts';
+import { abnormalChannel, detScore, detScoreMax, l2normalize, patchTokens, segProbabilities, segProbabilitiesPaper, zeroShotLogits } from './scoring.ts';
 
 export interface TrainGraphSpec {
   levels: readonly number[];
@@ -14,7 +14,14 @@ export interface TrainGraphSpec {
   tokens: number;
   /** Only the det head's BCE terms (datasets without masks); only det adapters get gradients. */
   acOnly: boolean;
+  /**
+   * 'code' (default, official): softmax after upsampling, BCE-with-logits on the mean abnormal probability.
+   * 'paper': softmax before upsampling, plain BCE on the max abnormal probability (Eqs. 3–4 of the paper).
+   */
+  loss?: LossVariant;
 }
+
+export type LossVariant = 'code' | 'paper';
 
 /** Names of the tensors the step returns gradients for. */
 export function trainableNames(spec: TrainGraphSpec): string[] {
@@ -37,11 +44,13 @@ export async function compileTrainStep(bb: Backbone, spec: TrainGraphSpec, cfg: 
   const outs: Record<string, Value> = {};
   const terms: Value[] = [];
   spec.levels.forEach((_, j) => {
-    const det = detScore(zeroShotLogits(l2normalize(patchTokens(mids.det[j])), text));
-    const bce = bceWithLogits(det, label);
+    const paper = spec.loss === 'paper';
+    const detLogits = zeroShotLogits(l2normalize(patchTokens(mids.det[j])), text);
+    const bce = paper ? bceProbability(detScoreMax(detLogits), label) : bceWithLogits(detScore(detLogits), label);
     outs[`bce_${j}`] = bce;
     if (mask) {
-      const probs = segProbabilities(zeroShotLogits(l2normalize(patchTokens(mids.seg[j])), text), s);
+      const segLogits = zeroShotLogits(l2normalize(patchTokens(mids.seg[j])), text);
+      const probs = paper ? segProbabilitiesPaper(segLogits, s) : segProbabilities(segLogits, s);
       const focal = focalLoss(probs, mask);
       const dice = diceLoss(abnormalChannel(probs), mask);
       outs[`focal_${j}`] = focal;

@@ -3,6 +3,7 @@ import { type Command } from 'commander';
 import { type AugmentMode } from '../../data/training-set.ts';
 import { fitMvfa } from '../../engine/fit.ts';
 import { loadAdapters } from '../../mvfa/checkpoint.ts';
+import { type LossVariant } from '../../mvfa/training-graph.ts';
 import { type GlobalOptions, EXIT_OK, UsageError, applyGlobal, log, parseFloatOpt, parseIntOpt, parseLevels, progress, type Progress } from '../common.ts';
 import { openClip, textFeaturesFor } from '../model-loading.ts';
 
@@ -25,6 +26,7 @@ interface TrainOpts extends GlobalOptions {
   resume?: boolean;
   force?: boolean;
   activation?: string;
+  loss: string;
 }
 
 export function registerTrain(program: Command, run: (f: () => Promise<number>) => Promise<void>): void {
@@ -47,6 +49,7 @@ export function registerTrain(program: Command, run: (f: () => Promise<number>) 
     .option('--batch-size <n>', 'images per optimiser step (official: 1)', parseIntOpt('--batch-size'), 1)
     .option('--seed <n>', 'seed for initialisation and shuffling', parseIntOpt('--seed', 0), 111)
     .option('--activation <gelu|quickgelu>', 'GELU variant of the CLIP towers', 'gelu')
+    .option('--loss <code|paper>', "loss definitions: the official code's (softmax after upsampling, BCE-with-logits on the mean) or the paper's (softmax first, BCE on the max)", 'code')
     .requiredOption('--out <adapters.safetensors>', 'output adapters file')
     .option('--resume', 'continue an interrupted run from <out>.state')
     .option('--force', 'overwrite the output file')
@@ -55,6 +58,7 @@ export function registerTrain(program: Command, run: (f: () => Promise<number>) 
       run(async () => {
         applyGlobal(o);
         if (o.augment !== 'none' && o.augment !== 'mvfa') throw new UsageError(`--augment must be none or mvfa, got '${o.augment}'`);
+        if (o.loss !== 'code' && o.loss !== 'paper') throw new UsageError(`--loss must be code or paper, got '${o.loss}'`);
         const { clip, path } = await openClip(o);
         const init = o.init ? (await loadAdapters(o.init, o.levels)).adapters : undefined;
         if (init && init.levels.join(',') !== o.levels.join(',')) throw new UsageError(`--init adapters have levels ${init.levels.join(',')}, but --levels is ${o.levels.join(',')}`);
@@ -74,6 +78,7 @@ export function registerTrain(program: Command, run: (f: () => Promise<number>) 
           levels: o.levels,
           imageSize: o.imageSize,
           batchSize: o.batchSize,
+          loss: o.loss as LossVariant,
           init,
           out: o.out,
           resume: o.resume,
