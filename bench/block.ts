@@ -7,9 +7,18 @@ export const VIT_L = { width: 1024, heads: 16, tokens: 290, mlp: 4096 };
 
 function randomBlockSource(d: number, seed: number) {
   const shapes: Record<string, number[]> = {
-    'ln_1.weight': [d], 'ln_1.bias': [d], 'attn.in_proj_weight': [3 * d, d], 'attn.in_proj_bias': [3 * d],
-    'attn.out_proj.weight': [d, d], 'attn.out_proj.bias': [d], 'ln_2.weight': [d], 'ln_2.bias': [d],
-    'mlp.c_fc.weight': [4 * d, d], 'mlp.c_fc.bias': [4 * d], 'mlp.c_proj.weight': [d, 4 * d], 'mlp.c_proj.bias': [d],
+    'ln_1.weight': [d],
+    'ln_1.bias': [d],
+    'attn.in_proj_weight': [3 * d, d],
+    'attn.in_proj_bias': [3 * d],
+    'attn.out_proj.weight': [d, d],
+    'attn.out_proj.bias': [d],
+    'ln_2.weight': [d],
+    'ln_2.bias': [d],
+    'mlp.c_fc.weight': [4 * d, d],
+    'mlp.c_fc.bias': [4 * d],
+    'mlp.c_proj.weight': [d, 4 * d],
+    'mlp.c_proj.bias': [d],
   };
   let k = seed;
   return {

@@ -10,8 +10,18 @@ export const VIT_L_14_336 = { vWidth: 1024, vLayers: 24, patch: 14, grid: 24, tW
 
 function blockShapes(d: number): Record<string, number[]> {
   const s: Record<string, number[]> = {
-    ln1Weight: [d], ln1Bias: [d], inProjWeight: [3 * d, d], inProjBias: [3 * d], outProjWeight: [d, d], outProjBias: [d],
-    ln2Weight: [d], ln2Bias: [d], fcWeight: [4 * d, d], fcBias: [4 * d], projWeight: [d, 4 * d], projBias: [d],
+    ln1Weight: [d],
+    ln1Bias: [d],
+    inProjWeight: [3 * d, d],
+    inProjBias: [3 * d],
+    outProjWeight: [d, d],
+    outProjBias: [d],
+    ln2Weight: [d],
+    ln2Bias: [d],
+    fcWeight: [4 * d, d],
+    fcBias: [4 * d],
+    projWeight: [d, 4 * d],
+    projBias: [d],
   };
   return Object.fromEntries(Object.entries(BLOCK_KEYS).map(([f, k]) => [k, s[f]]));
 }

@@ -22,8 +22,15 @@ test('README library example: loadClip → train → Mvfa.load → setSupport �
   }
   const clip = await loadClip(join(dir, 'tiny.safetensors'));
   const { checkpoint, losses } = await train(clip, {
-    organ: 'breast ultrasound', normalDir: join(dir, 'good'), abnormalDir: join(dir, 'bad'), masksDir: join(dir, 'masks'),
-    epochs: 1, augment: 'none', levels: [2, 4], imageSize: 56, out: join(dir, 'adapters.safetensors'),
+    organ: 'breast ultrasound',
+    normalDir: join(dir, 'good'),
+    abnormalDir: join(dir, 'bad'),
+    masksDir: join(dir, 'masks'),
+    epochs: 1,
+    augment: 'none',
+    levels: [2, 4],
+    imageSize: 56,
+    out: join(dir, 'adapters.safetensors'),
   });
   assert.equal(losses.length, 4);
   assert.ok(checkpoint.calibration);

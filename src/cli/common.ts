@@ -46,7 +46,8 @@ export function parseFloatOpt(name: string) {
 
 export function parseLevels(v: string): number[] {
   const lv = v.split(',').map((s) => Number(s.trim()));
-  if (lv.length === 0 || lv.some((l) => !Number.isInteger(l) || l < 1)) throw new UsageError(`--levels must be comma-separated block numbers like 6,12,18,24, got '${v}'`);
+  if (lv.length === 0 || lv.some((l) => !Number.isInteger(l) || l < 1))
+    throw new UsageError(`--levels must be comma-separated block numbers like 6,12,18,24, got '${v}'`);
   return lv;
 }
 
@@ -107,7 +108,7 @@ export function progress(label: string, total: number, quiet = false): Progress 
         const now = Date.now();
         if (done === total || now - last > 5000) {
           last = now;
-          const eta = done > 0 ? ((now - t0) / done) * (total - done) / 1000 : 0;
+          const eta = done > 0 ? (((now - t0) / done) * (total - done)) / 1000 : 0;
           process.stderr.write(`${label}: ${done}/${total} ETA ${eta.toFixed(0)}s ${status}\n`);
         }
       },
@@ -145,6 +146,7 @@ export class FailureLog {
     return this.failures.length ? EXIT_INPUT_FAILED : EXIT_OK;
   }
   summary(total: number): void {
-    if (this.failures.length) process.stderr.write(`${this.failures.length} of ${total} inputs failed:\n${this.failures.map((f) => `  ${f.input}: ${f.reason}`).join('\n')}\n`);
+    if (this.failures.length)
+      process.stderr.write(`${this.failures.length} of ${total} inputs failed:\n${this.failures.map((f) => `  ${f.input}: ${f.reason}`).join('\n')}\n`);
   }
 }

@@ -16,7 +16,12 @@ export async function main(argv: string[]): Promise<number> {
       code = await f();
     } catch (e) {
       const err = e as Error;
-      const usage = err instanceof UsageError || err.name === 'DatasetError' || err.name === 'AdapterFileError' || err.name === 'ClipWeightsError' || err.name === 'WeightFileError';
+      const usage =
+        err instanceof UsageError ||
+        err.name === 'DatasetError' ||
+        err.name === 'AdapterFileError' ||
+        err.name === 'ClipWeightsError' ||
+        err.name === 'WeightFileError';
       process.stderr.write(`error: ${err.message}\n`);
       if (process.env.MVFA_DEBUG) process.stderr.write(`${err.stack}\n`);
       code = usage ? EXIT_USAGE : EXIT_INPUT_FAILED;

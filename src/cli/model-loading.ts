@@ -30,7 +30,10 @@ export async function openClip(o: ClipOpts): Promise<{ clip: ClipModel; path: st
   if (act !== 'gelu' && act !== 'quickgelu') throw new UsageError(`--activation must be gelu or quickgelu, got '${o.activation}'`);
   const t0 = Date.now();
   const clip = await loadClip(path, { activation: act });
-  log(o.quiet, `loaded CLIP ${path} (vision ${clip.config.vision.width}×${clip.config.vision.layers}, patch ${clip.config.vision.patchSize}) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  log(
+    o.quiet,
+    `loaded CLIP ${path} (vision ${clip.config.vision.width}×${clip.config.vision.layers}, patch ${clip.config.vision.patchSize}) in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+  );
   return { clip, path };
 }
 

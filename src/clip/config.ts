@@ -41,7 +41,8 @@ export function inferClipConfig(sd: ClipStateDict, file: string, overrides: { vi
     return t.shape;
   };
   const conv = need('visual.conv1.weight');
-  if (conv.length !== 4 || conv[1] !== 3 || conv[2] !== conv[3]) throw new ClipWeightsError(file, `unexpected shape [${conv}] (want [width,3,p,p])`, 'visual.conv1.weight');
+  if (conv.length !== 4 || conv[1] !== 3 || conv[2] !== conv[3])
+    throw new ClipWeightsError(file, `unexpected shape [${conv}] (want [width,3,p,p])`, 'visual.conv1.weight');
   const width = conv[0];
   const patchSize = conv[2];
   const pos = need('visual.positional_embedding');
@@ -58,7 +59,8 @@ export function inferClipConfig(sd: ClipStateDict, file: string, overrides: { vi
     gridSize,
     outputDim: proj[1],
   };
-  if (!Number.isInteger(vision.heads) || width % vision.heads !== 0) throw new ClipWeightsError(file, `vision width ${width} is not divisible into heads; pass a head count`);
+  if (!Number.isInteger(vision.heads) || width % vision.heads !== 0)
+    throw new ClipWeightsError(file, `vision width ${width} is not divisible into heads; pass a head count`);
   const checks: [string, number[]][] = [
     ['visual.class_embedding', [width]],
     ['visual.ln_pre.weight', [width]],
@@ -81,9 +83,15 @@ export function inferClipConfig(sd: ClipStateDict, file: string, overrides: { vi
       vocabSize: tok[0],
       outputDim: tproj[1],
     };
-    checks.push(['positional_embedding', [text.contextLength, tw]], ['ln_final.weight', [tw]], ['ln_final.bias', [tw]], ['text_projection', [tw, text.outputDim]]);
+    checks.push(
+      ['positional_embedding', [text.contextLength, tw]],
+      ['ln_final.weight', [tw]],
+      ['ln_final.bias', [tw]],
+      ['text_projection', [tw, text.outputDim]],
+    );
     blockShapes('transformer.resblocks.', text.layers, tw, checks);
-    if (text.outputDim !== vision.outputDim) throw new ClipWeightsError(file, `text projection width ${text.outputDim} differs from vision ${vision.outputDim}`, 'text_projection');
+    if (text.outputDim !== vision.outputDim)
+      throw new ClipWeightsError(file, `text projection width ${text.outputDim} differs from vision ${vision.outputDim}`, 'text_projection');
   }
   for (const [k, shape] of checks) {
     const got = need(k);
@@ -96,8 +104,18 @@ export function inferClipConfig(sd: ClipStateDict, file: string, overrides: { vi
 
 function blockShapes(prefix: string, layers: number, d: number, out: [string, number[]][]): void {
   const shapes: Record<string, number[]> = {
-    ln1Weight: [d], ln1Bias: [d], inProjWeight: [3 * d, d], inProjBias: [3 * d], outProjWeight: [d, d], outProjBias: [d],
-    ln2Weight: [d], ln2Bias: [d], fcWeight: [4 * d, d], fcBias: [4 * d], projWeight: [d, 4 * d], projBias: [d],
+    ln1Weight: [d],
+    ln1Bias: [d],
+    inProjWeight: [3 * d, d],
+    inProjBias: [3 * d],
+    outProjWeight: [d, d],
+    outProjBias: [d],
+    ln2Weight: [d],
+    ln2Bias: [d],
+    fcWeight: [4 * d, d],
+    fcBias: [4 * d],
+    projWeight: [d, 4 * d],
+    projBias: [d],
   };
   for (let i = 0; i < layers; i++) {
     for (const [field, suffix] of Object.entries(BLOCK_KEYS)) out.push([`${prefix}${i}.${suffix}`, shapes[field]]);

@@ -1,7 +1,13 @@
 // MVFA's text prompt ensemble (official code: 7 normal and 5 abnormal states × 35 templates).
 
 export const NORMAL_STATES: readonly string[] = [
-  '{}', 'flawless {}', 'perfect {}', 'unblemished {}', '{} without flaw', '{} without defect', '{} without damage',
+  '{}',
+  'flawless {}',
+  'perfect {}',
+  'unblemished {}',
+  '{} without flaw',
+  '{} without defect',
+  '{} without damage',
 ];
 
 /** The official code's 5 abnormal states (with `broken`); the paper's Fig. 7 lists 4 (without `broken`). */
@@ -9,15 +15,41 @@ export const ABNORMAL_STATES: readonly string[] = ['damaged {}', 'broken {}', '{
 export const ABNORMAL_STATES_PAPER: readonly string[] = ['damaged {}', '{} with flaw', '{} with defect', '{} with damage'];
 
 export const TEMPLATES: readonly string[] = [
-  'a bad photo of a {}.', 'a low resolution photo of the {}.', 'a bad photo of the {}.', 'a cropped photo of the {}.',
-  'a bright photo of a {}.', 'a dark photo of the {}.', 'a photo of my {}.', 'a photo of the cool {}.',
-  'a close-up photo of a {}.', 'a black and white photo of the {}.', 'a bright photo of the {}.', 'a cropped photo of a {}.',
-  'a jpeg corrupted photo of a {}.', 'a blurry photo of the {}.', 'a photo of the {}.', 'a good photo of the {}.',
-  'a photo of one {}.', 'a close-up photo of the {}.', 'a photo of a {}.', 'a low resolution photo of a {}.',
-  'a photo of a large {}.', 'a blurry photo of a {}.', 'a jpeg corrupted photo of the {}.', 'a good photo of a {}.',
-  'a photo of the small {}.', 'a photo of the large {}.', 'a black and white photo of a {}.', 'a dark photo of a {}.',
-  'a photo of a cool {}.', 'a photo of a small {}.', 'there is a {} in the scene.', 'there is the {} in the scene.',
-  'this is a {} in the scene.', 'this is the {} in the scene.', 'this is one {} in the scene.',
+  'a bad photo of a {}.',
+  'a low resolution photo of the {}.',
+  'a bad photo of the {}.',
+  'a cropped photo of the {}.',
+  'a bright photo of a {}.',
+  'a dark photo of the {}.',
+  'a photo of my {}.',
+  'a photo of the cool {}.',
+  'a close-up photo of a {}.',
+  'a black and white photo of the {}.',
+  'a bright photo of the {}.',
+  'a cropped photo of a {}.',
+  'a jpeg corrupted photo of a {}.',
+  'a blurry photo of the {}.',
+  'a photo of the {}.',
+  'a good photo of the {}.',
+  'a photo of one {}.',
+  'a close-up photo of the {}.',
+  'a photo of a {}.',
+  'a low resolution photo of a {}.',
+  'a photo of a large {}.',
+  'a blurry photo of a {}.',
+  'a jpeg corrupted photo of the {}.',
+  'a good photo of a {}.',
+  'a photo of the small {}.',
+  'a photo of the large {}.',
+  'a black and white photo of a {}.',
+  'a dark photo of a {}.',
+  'a photo of a cool {}.',
+  'a photo of a small {}.',
+  'there is a {} in the scene.',
+  'there is the {} in the scene.',
+  'this is a {} in the scene.',
+  'this is the {} in the scene.',
+  'this is one {} in the scene.',
 ];
 
 export type PromptVariant = 'code' | 'paper';

@@ -84,7 +84,8 @@ export function normalizeStateDict(raw: Map<string, HostTensor>, file: string): 
   const prefix = stripPrefix([...raw.keys()]);
   const f32 = (k: string): F32Tensor => {
     const t = raw.get(k)!;
-    if (!['float32', 'float16', 'bfloat16', 'float64'].includes(t.dtype)) throw new ClipWeightsError(file, `expected a floating-point tensor, got ${t.dtype}`, k);
+    if (!['float32', 'float16', 'bfloat16', 'float64'].includes(t.dtype))
+      throw new ClipWeightsError(file, `expected a floating-point tensor, got ${t.dtype}`, k);
     return { data: toFloat32(t), shape: [...t.shape] };
   };
   const out: ClipStateDict = new Map();

@@ -68,7 +68,13 @@ export async function weightsFingerprint(path: string): Promise<string> {
 /**
  * Text features cached on disk under `cacheDir`, keyed by the weights' fingerprint, activation, organ and prompt variant.
  */
-export async function cachedTextFeatures(model: ClipModel, weightsPath: string, organ: string, cacheDir: string, variant: PromptVariant = 'code'): Promise<Float32Array> {
+export async function cachedTextFeatures(
+  model: ClipModel,
+  weightsPath: string,
+  organ: string,
+  cacheDir: string,
+  variant: PromptVariant = 'code',
+): Promise<Float32Array> {
   const key = createHash('sha256')
     .update(`${await weightsFingerprint(weightsPath)}|${model.activation}|${variant}|${organ}`)
     .digest('hex')

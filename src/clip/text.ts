@@ -11,7 +11,14 @@ import { sdSource } from './vision.ts';
  * Because attention is causal, the end-token output depends only on positions ≤ its own, so L may be the longest
  * used length rather than the full context.
  */
-export function textTower(g: Graph, sd: ClipStateDict, cfg: TextConfig, n: number, len: number, activation: Activation): { emb: Value; eot: Value; out: Value } {
+export function textTower(
+  g: Graph,
+  sd: ClipStateDict,
+  cfg: TextConfig,
+  n: number,
+  len: number,
+  activation: Activation,
+): { emb: Value; eot: Value; out: Value } {
   const src = sdSource(sd);
   const c = (name: string): Value => {
     const t = src.get(name);
@@ -29,7 +36,14 @@ export function textTower(g: Graph, sd: ClipStateDict, cfg: TextConfig, n: numbe
 }
 
 /** Host-side token-embedding lookup and end-token one-hot for tokenised rows [N, ctx] (EOT = the largest id, as CLIP). */
-export function textFeeds(sd: ClipStateDict, cfg: TextConfig, ids: Int32Array, n: number, ctx: number, len: number): { tokens_emb: Float32Array; eot_onehot: Float32Array } {
+export function textFeeds(
+  sd: ClipStateDict,
+  cfg: TextConfig,
+  ids: Int32Array,
+  n: number,
+  ctx: number,
+  len: number,
+): { tokens_emb: Float32Array; eot_onehot: Float32Array } {
   const table = sd.get('token_embedding.weight')!.data;
   const w = cfg.width;
   const tokens = new Float32Array(n * len * w);

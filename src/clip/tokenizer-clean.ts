@@ -31,14 +31,33 @@ export function pyStrip(text: string): string {
 }
 
 /** C1 controls read as Windows-1252 ("sloppy": undefined bytes keep their Latin-1 meaning). */
-const C1_AS_CP1252 = '\u20ac\x81\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\x8d\u017d\x8f'
-  + '\x90\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a\u0153\x9d\u017e\u0178';
+const C1_AS_CP1252 =
+  '\u20ac\x81\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\x8d\u017d\x8f' +
+  '\x90\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a\u0153\x9d\u017e\u0178';
 
 const LIGATURES: ReadonlyMap<string, string> = new Map<string, string>([
-  ['\u0132', 'IJ'], ['\u0133', 'ij'], ['\u0149', '\u02bcn'], ['\u01f1', 'DZ'], ['\u01f2', 'Dz'], ['\u01f3', 'dz'],
-  ['\u01c4', 'D\u017d'], ['\u01c5', 'D\u017e'], ['\u01c6', 'd\u017e'], ['\u01c7', 'LJ'], ['\u01c8', 'Lj'],
-  ['\u01c9', 'lj'], ['\u01ca', 'NJ'], ['\u01cb', 'Nj'], ['\u01cc', 'nj'], ['\ufb00', 'ff'], ['\ufb01', 'fi'],
-  ['\ufb02', 'fl'], ['\ufb03', 'ffi'], ['\ufb04', 'ffl'], ['\ufb05', '\u017ft'], ['\ufb06', 'st'],
+  ['\u0132', 'IJ'],
+  ['\u0133', 'ij'],
+  ['\u0149', '\u02bcn'],
+  ['\u01f1', 'DZ'],
+  ['\u01f2', 'Dz'],
+  ['\u01f3', 'dz'],
+  ['\u01c4', 'D\u017d'],
+  ['\u01c5', 'D\u017e'],
+  ['\u01c6', 'd\u017e'],
+  ['\u01c7', 'LJ'],
+  ['\u01c8', 'Lj'],
+  ['\u01c9', 'lj'],
+  ['\u01ca', 'NJ'],
+  ['\u01cb', 'Nj'],
+  ['\u01cc', 'nj'],
+  ['\ufb00', 'ff'],
+  ['\ufb01', 'fi'],
+  ['\ufb02', 'fl'],
+  ['\ufb03', 'ffi'],
+  ['\ufb04', 'ffl'],
+  ['\ufb05', '\u017ft'],
+  ['\ufb06', 'st'],
 ]);
 const LIGATURE_RE = /[\u0132\u0133\u0149\u01c4-\u01cc\u01f1-\u01f3\ufb00-\ufb06]/g;
 

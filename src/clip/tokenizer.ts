@@ -18,9 +18,7 @@
  * error naming it, unless `truncate`, in which case the row keeps its first contextLength ids and
  * the last one is replaced by EOT.
  */
-import {
-  EOT_ID, END_OF_WORD, SOT_ID, SOT_TOKEN, EOT_TOKEN, buildVocab, readBundledMerges, type BpeVocab,
-} from './bpe-vocab.ts';
+import { EOT_ID, END_OF_WORD, SOT_ID, SOT_TOKEN, EOT_TOKEN, buildVocab, readBundledMerges, type BpeVocab } from './bpe-vocab.ts';
 import { PY_WHITESPACE_CLASS, cleanText } from './tokenizer-clean.ts';
 
 export { EOT_ID, SOT_ID, VOCAB_SIZE } from './bpe-vocab.ts';
@@ -29,8 +27,7 @@ export { cleanText } from './tokenizer-clean.ts';
 export const DEFAULT_CONTEXT_LENGTH = 77;
 
 const SPLIT_RE = new RegExp(
-  "<\\|startoftext\\|>|<\\|endoftext\\|>|'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]"
-    + `|[^${PY_WHITESPACE_CLASS}\\p{L}\\p{N}]+`,
+  "<\\|startoftext\\|>|<\\|endoftext\\|>|'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]" + `|[^${PY_WHITESPACE_CLASS}\\p{L}\\p{N}]+`,
   'giu',
 );
 

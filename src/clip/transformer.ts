@@ -21,8 +21,18 @@ export type Activation = 'gelu' | 'quickgelu';
 
 /** The state-dict tensors of one block (PyTorch layout: Linear weights are [out, in]). */
 export type BlockKey =
-  | 'ln1Weight' | 'ln1Bias' | 'inProjWeight' | 'inProjBias' | 'outProjWeight' | 'outProjBias'
-  | 'ln2Weight' | 'ln2Bias' | 'fcWeight' | 'fcBias' | 'projWeight' | 'projBias';
+  | 'ln1Weight'
+  | 'ln1Bias'
+  | 'inProjWeight'
+  | 'inProjBias'
+  | 'outProjWeight'
+  | 'outProjBias'
+  | 'ln2Weight'
+  | 'ln2Bias'
+  | 'fcWeight'
+  | 'fcBias'
+  | 'projWeight'
+  | 'projBias';
 
 /**
  * A block's tensors in the graph. Linear weights are transposed to [in, out] on the host once, so that

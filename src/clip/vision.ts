@@ -59,7 +59,10 @@ export function visionStem(image: Value, sd: ClipStateDict, cfg: VisionConfig): 
   const emb = matmul(patches, transpose(w, [1, 0])); // [B, grid², W]
   const cls = g.constant('visual.class_embedding', sd.get('visual.class_embedding')!.data, [1, 1, cfg.width]);
   const x = concat([expand(cls, [b, 1, cfg.width]), emb], 1);
-  const pos = g.constant(`visual.positional_embedding_${grid}`, resizedPositionalEmbedding(sd.get('visual.positional_embedding')!, grid), [grid * grid + 1, cfg.width]);
+  const pos = g.constant(`visual.positional_embedding_${grid}`, resizedPositionalEmbedding(sd.get('visual.positional_embedding')!, grid), [
+    grid * grid + 1,
+    cfg.width,
+  ]);
   const src = sdSource(sd);
   return layerNorm(add(x, pos), constOf(g, src, 'visual.ln_pre.weight'), constOf(g, src, 'visual.ln_pre.bias'));
 }

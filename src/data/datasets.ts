@@ -33,14 +33,7 @@ export class DatasetError extends Error {
 }
 
 /** Official order (`CLASS_NAMES` in the reference code). */
-export const BMAD_KEYS: readonly BmadKey[] = Object.freeze([
-  'Brain',
-  'Liver',
-  'Retina_RESC',
-  'Retina_OCT2017',
-  'Chest',
-  'Histopathology',
-] as const);
+export const BMAD_KEYS: readonly BmadKey[] = Object.freeze(['Brain', 'Liver', 'Retina_RESC', 'Retina_OCT2017', 'Chest', 'Histopathology'] as const);
 
 export const CLASS_INDEX: Readonly<Record<BmadKey, number>> = Object.freeze({
   Brain: 3,

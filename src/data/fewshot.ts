@@ -67,7 +67,10 @@ export function parseSeedList(text: string, source: string, iterate = 0): SeedLi
   let abnormal: string[] | null = null;
   let normal: string[] | null = null;
   for (const line of text.split(/\r?\n/)) {
-    const tokens = line.trim().split(/\s+/).filter((t) => t !== '');
+    const tokens = line
+      .trim()
+      .split(/\s+/)
+      .filter((t) => t !== '');
     if (tokens.length === 0) continue;
     if (tokens[0] === `a-${iterate}:` && abnormal === null) abnormal = tokens.slice(1);
     else if (tokens[0] === `n-${iterate}:` && normal === null) normal = tokens.slice(1);

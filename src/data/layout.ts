@@ -30,16 +30,7 @@
  */
 import { existsSync, readdirSync, statSync, type Dirent } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
-import {
-  DATASETS,
-  DatasetError,
-  genericDatasetInfo,
-  hasMasks,
-  isBmadKey,
-  type BmadKey,
-  type DatasetInfo,
-  type Task,
-} from './datasets.ts';
+import { DATASETS, DatasetError, genericDatasetInfo, hasMasks, isBmadKey, type BmadKey, type DatasetInfo, type Task } from './datasets.ts';
 
 export type SplitName = 'valid' | 'test';
 
@@ -138,9 +129,7 @@ export function classImageDir(classDir: string): string {
   if (!isDir(imgDir)) return classDir;
   const loose = listImageNames(classDir);
   if (loose.length > 0) {
-    throw new DatasetError(
-      `ambiguous layout: ${classDir} has both an '${IMG_DIR}/' folder and images directly inside (e.g. ${join(classDir, loose[0])})`,
-    );
+    throw new DatasetError(`ambiguous layout: ${classDir} has both an '${IMG_DIR}/' folder and images directly inside (e.g. ${join(classDir, loose[0])})`);
   }
   return imgDir;
 }
@@ -211,9 +200,7 @@ export function openDataset(dir: string, opts: OpenOptions = {}): Dataset {
   if (isBmadKey(bmadKey)) {
     const base = DATASETS[bmadKey];
     info =
-      opts.organ === undefined && opts.task === undefined
-        ? base
-        : Object.freeze({ ...base, organ: opts.organ ?? base.organ, task: opts.task ?? base.task });
+      opts.organ === undefined && opts.task === undefined ? base : Object.freeze({ ...base, organ: opts.organ ?? base.organ, task: opts.task ?? base.task });
   } else {
     if (opts.organ === undefined) {
       throw new DatasetError(`dataset folder ${root} is not one of the BMAD sets: an organ name is required`);

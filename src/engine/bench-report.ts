@@ -47,7 +47,14 @@ export async function writeBenchReport(b: BenchReportInput): Promise<{ json: str
     dataset: b.dataset,
     config: b.config,
     summary,
-    runs: b.runs.map((r) => ({ run: r.run, split: r.split, timings: r.timings, metrics: Object.fromEntries(METRICS.map((k) => [k, r.result[k]])), images: r.result.images, perImage: r.result.perImage })),
+    runs: b.runs.map((r) => ({
+      run: r.run,
+      split: r.split,
+      timings: r.timings,
+      metrics: Object.fromEntries(METRICS.map((k) => [k, r.result[k]])),
+      images: r.result.images,
+      perImage: r.result.perImage,
+    })),
     timings: b.stageTimings,
   };
   const jsonPath = join(b.outDir, 'results.json');

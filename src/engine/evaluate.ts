@@ -42,10 +42,11 @@ export interface EvalResult {
 function rangeOfMaps(maps: Float32Array[]): { min: number; max: number } {
   let min = Infinity;
   let max = -Infinity;
-  for (const m of maps) for (let i = 0; i < m.length; i++) {
-    if (m[i] < min) min = m[i];
-    if (m[i] > max) max = m[i];
-  }
+  for (const m of maps)
+    for (let i = 0; i < m.length; i++) {
+      if (m[i] < min) min = m[i];
+      if (m[i] > max) max = m[i];
+    }
   return { min, max };
 }
 
@@ -141,7 +142,13 @@ export async function evaluateSplit(model: Mvfa, items: EvalItem[], o: EvalOptio
     pixelMaxF1,
     aupro: auproValue,
     perImage: items.map((it, i) => ({ path: it.path, label: it.label, score: scores[i] })),
-    samples: pick.map((i) => ({ path: items[i].path, label: items[i].label, score: scores[i], map: pixels ? fused[i] : new Float32Array(0), mask: pixels ? masks[i] : null })),
+    samples: pick.map((i) => ({
+      path: items[i].path,
+      label: items[i].label,
+      score: scores[i],
+      map: pixels ? fused[i] : new Float32Array(0),
+      mask: pixels ? masks[i] : null,
+    })),
     timings: { inference_s: (tInfer - t0) / 1000, metrics_s: (Date.now() - tInfer) / 1000 },
   };
 }

@@ -71,7 +71,21 @@ export async function fitMvfa(clip: ClipModel, text: Float32Array, o: FitOptions
   lap('load_s');
   const bottleneck = clip.config.embedDim;
   const fingerprint = createHash('sha256')
-    .update(JSON.stringify({ files, organ: o.organ, loss: o.loss ?? 'code', epochs: o.epochs, lr: o.lr, augment: o.augment, shuffle: o.shuffle, seed: o.seed, levels: o.levels, imageSize: o.imageSize, batchSize: o.batchSize }))
+    .update(
+      JSON.stringify({
+        files,
+        organ: o.organ,
+        loss: o.loss ?? 'code',
+        epochs: o.epochs,
+        lr: o.lr,
+        augment: o.augment,
+        shuffle: o.shuffle,
+        seed: o.seed,
+        levels: o.levels,
+        imageSize: o.imageSize,
+        batchSize: o.batchSize,
+      }),
+    )
     .digest('hex');
   const statePath = `${o.out}.state`;
   let start = o.init ?? initAdapters(clip.config.vision.width, bottleneck, o.levels, o.seed);
@@ -114,16 +128,35 @@ export async function fitMvfa(clip: ClipModel, text: Float32Array, o: FitOptions
   const model = new Mvfa(clip, r.adapters, text, null, { imageSize: o.imageSize });
   const normals = samples.filter((s) => s.label === 0 && !s.name.includes('#aug'));
   const originals = samples.filter((s) => !s.name.includes('#aug'));
-  await model.setSupport(augmentSupport(normals.map((s) => s.image), o.imageSize, o.augment));
+  await model.setSupport(
+    augmentSupport(
+      normals.map((s) => s.image),
+      o.imageSize,
+      o.augment,
+    ),
+  );
   const raw = [];
   for (const s of originals) raw.push(await model.analyze(s.image));
   await model.release();
-  const calibration: Calibration = calibrate(raw, task, `${originals.length} training images (${normals.length} normal in the memory bank${o.augment === 'mvfa' ? ', ×11 augmented' : ''})`);
+  const calibration: Calibration = calibrate(
+    raw,
+    task,
+    `${originals.length} training images (${normals.length} normal in the memory bank${o.augment === 'mvfa' ? ', ×11 augmented' : ''})`,
+  );
   lap('calibrate_s');
   const checkpoint: AdapterCheckpoint = {
     adapters: r.adapters,
     calibration,
-    info: { organ: o.organ, imageSize: String(o.imageSize), task, epochs: String(o.epochs), lr: String(o.lr), augment: o.augment, seed: String(o.seed), trainImages: String(nFiles) },
+    info: {
+      organ: o.organ,
+      imageSize: String(o.imageSize),
+      task,
+      epochs: String(o.epochs),
+      lr: String(o.lr),
+      augment: o.augment,
+      seed: String(o.seed),
+      trainImages: String(nFiles),
+    },
   };
   if (!o.noSave) await saveAdapters(o.out, checkpoint, o.overwrite || o.resume);
   await rm(statePath, { force: true });

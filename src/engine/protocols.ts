@@ -90,7 +90,12 @@ export async function fewShotProtocol(o: FewShotOptions): Promise<RunResult[]> {
     const support = await Promise.all(split.normals.map(async (p) => (await loadImageTensor(p, { size: o.imageSize })).tensor));
     await model.setSupport(augmentSupport(support, o.imageSize, o.augment));
     const tBank = Date.now();
-    const result = await evaluateSplit(model, orderedItems(ds.test), { task: ds.info.task, mode: 'few', aupro: o.aupro, onProgress: (d, t) => o.onStage?.(`run ${run + 1}: test`, d, t) });
+    const result = await evaluateSplit(model, orderedItems(ds.test), {
+      task: ds.info.task,
+      mode: 'few',
+      aupro: o.aupro,
+      onProgress: (d, t) => o.onStage?.(`run ${run + 1}: test`, d, t),
+    });
     await model.release();
     out.push({
       run,
@@ -113,7 +118,9 @@ export interface ZeroShotOptions extends ProtocolCommon {
 /** Leave-one-out zero-shot protocol (official: other datasets' test splits, lr 1e-4, no augmentation). */
 export async function zeroShotProtocol(o: ZeroShotOptions): Promise<RunResult[]> {
   const target = resolveDataset(o.data, o.target);
-  const sources = (o.sources ?? BMAD_KEYS.filter((k) => k !== target.info.key && existsSync(join(o.data, DATASETS[k].folder)))).map((k) => resolveDataset(o.data, k));
+  const sources = (o.sources ?? BMAD_KEYS.filter((k) => k !== target.info.key && existsSync(join(o.data, DATASETS[k].folder)))).map((k) =>
+    resolveDataset(o.data, k),
+  );
   if (sources.length === 0) throw new Error(`no source datasets found under ${o.data} besides ${target.info.key}`);
   const samples: TrainSample[] = [];
   for (const src of sources) {
@@ -141,7 +148,12 @@ export async function zeroShotProtocol(o: ZeroShotOptions): Promise<RunResult[]>
     });
     const tTrain = Date.now();
     const model = new Mvfa(o.clip, tr.adapters, text, null, { imageSize: o.imageSize });
-    const result = await evaluateSplit(model, orderedItems(target.test), { task: target.info.task, mode: 'zero', aupro: o.aupro, onProgress: (d, t) => o.onStage?.(`run ${run + 1}: test`, d, t) });
+    const result = await evaluateSplit(model, orderedItems(target.test), {
+      task: target.info.task,
+      mode: 'zero',
+      aupro: o.aupro,
+      onProgress: (d, t) => o.onStage?.(`run ${run + 1}: test`, d, t),
+    });
     await model.release();
     out.push({ run, split: { normals: [], abnormals: [], seedFile: null }, result, timings: { train_s: (tTrain - t0) / 1000, ...result.timings } });
   }

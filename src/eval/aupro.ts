@@ -58,13 +58,7 @@ class TrapezoidToLimit {
  * mismatched sizes, NaN/±Infinity scores, a limit outside (0, 1], no anomalous region or no normal
  * pixel.
  */
-export function aupro(
-  maps: readonly Float32Array[],
-  masks: readonly Uint8Array[],
-  width: number,
-  height: number,
-  fprLimit = 0.3,
-): number {
+export function aupro(maps: readonly Float32Array[], masks: readonly Uint8Array[], width: number, height: number, fprLimit = 0.3): number {
   if (maps.length !== masks.length) {
     throw new RangeError(`got ${maps.length} maps but ${masks.length} masks`);
   }

@@ -222,12 +222,7 @@ export class BucketedKeyStore implements TieGroupSource {
   }
 
   /** Calls `use(slab, from, to)` for each stored block of `bin`. */
-  private forEachBlock(
-    bin: number,
-    first: Uint32Array,
-    list: Uint32Array,
-    use: (slab: Uint16Array, from: number, to: number) => void,
-  ): void {
+  private forEachBlock(bin: number, first: Uint32Array, list: Uint32Array, use: (slab: Uint16Array, from: number, to: number) => void): void {
     for (let k = first[bin]; k < first[bin + 1]; k++) {
       const id = list[k];
       const from = this.blocks.start[id];
@@ -247,14 +242,7 @@ export class BucketedKeyStore implements TieGroupSource {
  * open block has room, and returns the index of the first element whose bin needs a new block (or
  * `to`). Kept free of property accesses so that it stays optimised.
  */
-function appendWhileRoom(
-  bits: Uint32Array,
-  labels: Uint8Array,
-  from: number,
-  to: number,
-  cursors: Int32Array,
-  slab: Uint16Array,
-): number {
+function appendWhileRoom(bits: Uint32Array, labels: Uint8Array, from: number, to: number, cursors: Int32Array, slab: Uint16Array): number {
   for (let i = from; i < to; i++) {
     let b = bits[i] | 0;
     if (b === -0x80000000) b = 0; // -0 -> +0

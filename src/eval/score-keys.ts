@@ -33,9 +33,7 @@ export function float32Bits(scores: Float32Array): Uint32Array {
 /** Throws a descriptive error when `scores` and `labels` differ in length. */
 export function assertSameLength(scoreCount: number, labelCount: number): void {
   if (scoreCount !== labelCount) {
-    throw new RangeError(
-      `scores and labels must have the same length (got ${scoreCount} scores and ${labelCount} labels)`,
-    );
+    throw new RangeError(`scores and labels must have the same length (got ${scoreCount} scores and ${labelCount} labels)`);
   }
 }
 
@@ -81,5 +79,4 @@ export function countPositivesOfFiniteChunk(scores: Float32Array, labels: Uint8A
 }
 
 /** The error sklearn raises for single-class ground truth, reused verbatim. */
-export const ONE_CLASS_MESSAGE =
-  'Only one class present in y_true. ROC AUC score is not defined in that case.';
+export const ONE_CLASS_MESSAGE = 'Only one class present in y_true. ROC AUC score is not defined in that case.';

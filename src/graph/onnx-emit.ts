@@ -91,7 +91,12 @@ export function emitOnnx(g: Graph, outputs: Readonly<Record<string, Value>>): Ui
     },
   };
   for (const n of live) {
-    n.op.emit(ctx, n.inputs.map((v) => v.name), n.outputs.map((v) => v.name), n.attrs);
+    n.op.emit(
+      ctx,
+      n.inputs.map((v) => v.name),
+      n.outputs.map((v) => v.name),
+      n.attrs,
+    );
   }
   const outNames = new Set<string>();
   for (const [name, v] of Object.entries(outputs)) {

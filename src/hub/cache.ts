@@ -31,8 +31,7 @@ function nonEmpty(v: string | undefined): string | undefined {
 export function hubCacheDir(env: HubEnv = process.env): string {
   const direct = nonEmpty(env.HF_HUB_CACHE) ?? nonEmpty(env.HUGGINGFACE_HUB_CACHE);
   if (direct) return expandHome(direct);
-  const home =
-    nonEmpty(env.HF_HOME) ?? join(nonEmpty(env.XDG_CACHE_HOME) ?? join(homedir(), '.cache'), 'huggingface');
+  const home = nonEmpty(env.HF_HOME) ?? join(nonEmpty(env.XDG_CACHE_HOME) ?? join(homedir(), '.cache'), 'huggingface');
   return join(expandHome(home), 'hub');
 }
 
@@ -51,11 +50,7 @@ export function validateRepo(repo: string): void {
 
 function validateRelative(what: string, value: string): void {
   const parts = value.split('/');
-  const bad =
-    value === '' ||
-    value.includes('\\') ||
-    value.includes('\0') ||
-    parts.some((p) => p === '' || p === '.' || p === '..');
+  const bad = value === '' || value.includes('\\') || value.includes('\0') || parts.some((p) => p === '' || p === '.' || p === '..');
   if (bad) throw new HubError('ARGUMENT', `invalid ${what} ${JSON.stringify(value)}`);
 }
 
@@ -122,12 +117,7 @@ export async function snapshotCommit(cacheDir: string, repo: string, revision: s
 }
 
 /** Where a file of a revision lives (or would live) in the cache. */
-export async function cachedFileTarget(
-  cacheDir: string,
-  repo: string,
-  filename: string,
-  revision: string,
-): Promise<string> {
+export async function cachedFileTarget(cacheDir: string, repo: string, filename: string, revision: string): Promise<string> {
   return snapshotPath(cacheDir, repo, await snapshotCommit(cacheDir, repo, revision), filename);
 }
 
@@ -144,12 +134,7 @@ export async function fileSize(path: string): Promise<number | undefined> {
 }
 
 /** The cached path of a file at a revision, without touching the network; undefined when it is not cached. */
-export async function findCachedFile(
-  cacheDir: string,
-  repo: string,
-  filename: string,
-  revision = 'main',
-): Promise<string | undefined> {
+export async function findCachedFile(cacheDir: string, repo: string, filename: string, revision = 'main'): Promise<string | undefined> {
   validateRepo(repo);
   validateFilename(filename);
   validateRevision(revision);
@@ -168,11 +153,7 @@ function tempSibling(path: string): string {
  * Where symlinks cannot be made (some Windows and network file systems), the blob is copied instead.
  * Returns how the pointer was made.
  */
-export async function linkSnapshot(
-  blob: string,
-  pointer: string,
-  makeSymlink: SymlinkFn = (t, p) => symlink(t, p),
-): Promise<'symlink' | 'copy'> {
+export async function linkSnapshot(blob: string, pointer: string, makeSymlink: SymlinkFn = (t, p) => symlink(t, p)): Promise<'symlink' | 'copy'> {
   await mkdir(dirname(pointer), { recursive: true });
   const tmp = tempSibling(pointer);
   try {

@@ -112,11 +112,10 @@ function resolveOptions(opts: HubDownloadOptions): Resolved {
 async function checkedCached(path: string, r: Resolved): Promise<string> {
   const size = await fileSize(path);
   if (r.expectedSize !== undefined && size !== r.expectedSize) {
-    throw new HubError(
-      'CACHE',
-      `${path} has ${size} bytes but ${r.repo}/${r.filename} has ${r.expectedSize}; delete it (or replace it with ${r.url})`,
-      { url: r.url, target: path },
-    );
+    throw new HubError('CACHE', `${path} has ${size} bytes but ${r.repo}/${r.filename} has ${r.expectedSize}; delete it (or replace it with ${r.url})`, {
+      url: r.url,
+      target: path,
+    });
   }
   return path;
 }
@@ -139,13 +138,7 @@ function checkMetadata(meta: FileMetadata, r: Resolved, target: string): void {
 }
 
 /** Checks the finished transfer; on any mismatch the partial file is deleted and an error thrown. */
-async function verify(
-  got: TransferResult,
-  meta: FileMetadata,
-  r: Resolved,
-  incomplete: string,
-  target: string,
-): Promise<void> {
+async function verify(got: TransferResult, meta: FileMetadata, r: Resolved, incomplete: string, target: string): Promise<void> {
   const size = r.expectedSize ?? meta.size;
   const fail = async (what: string): Promise<never> => {
     await removeQuietly(incomplete);
@@ -187,8 +180,7 @@ export async function hubDownload(opts: HubDownloadOptions): Promise<string> {
   if (r.offline) {
     throw new HubError(
       'OFFLINE_NOT_CACHED',
-      `Offline mode is on (HF_HUB_OFFLINE) and ${r.repo}/${r.filename} (revision ${r.revision}) is not cached. ` +
-        manualDownloadHint(r.url, target),
+      `Offline mode is on (HF_HUB_OFFLINE) and ${r.repo}/${r.filename} (revision ${r.revision}) is not cached. ` + manualDownloadHint(r.url, target),
       { url: r.url, target },
     );
   }
@@ -203,8 +195,7 @@ export async function hubDownload(opts: HubDownloadOptions): Promise<string> {
     if (!(e instanceof NetworkFailure)) throw e;
     throw new HubError(
       'UNREACHABLE',
-      `Cannot reach ${r.endpoint} (${describeFailure(e.cause)}) and ${r.repo}/${r.filename} is not cached. ` +
-        manualDownloadHint(r.url, target),
+      `Cannot reach ${r.endpoint} (${describeFailure(e.cause)}) and ${r.repo}/${r.filename} is not cached. ` + manualDownloadHint(r.url, target),
       { url: r.url, target, cause: e },
     );
   }

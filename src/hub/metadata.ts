@@ -129,4 +129,3 @@ export async function fetchFileMetadata(url: string, opts: RequestOptions, targe
   }
   throw new HubError('BAD_RESPONSE', `${url}: more than ${MAX_REDIRECTS} redirects`, { url, target });
 }
-

@@ -59,19 +59,13 @@ export const MODEL_ALIASES: Readonly<Record<string, string>> = Object.freeze({
 
 export const DEFAULT_CLIP_MODEL = 'ViT-L-14-336';
 
-export type ResolveClipOptions = Omit<
-  HubDownloadOptions,
-  'repo' | 'filename' | 'revision' | 'expectedSha256' | 'expectedSize'
-> & {
+export type ResolveClipOptions = Omit<HubDownloadOptions, 'repo' | 'filename' | 'revision' | 'expectedSha256' | 'expectedSize'> & {
   /** Registry to look the name up in. Default `KNOWN_MODELS`. */
   registry?: Readonly<Record<string, KnownModel>>;
 };
 
 /** The registry entry for a model name or alias; throws naming the known models when there is none. */
-export function knownModel(
-  name: string,
-  registry: Readonly<Record<string, KnownModel>> = KNOWN_MODELS,
-): KnownModel {
+export function knownModel(name: string, registry: Readonly<Record<string, KnownModel>> = KNOWN_MODELS): KnownModel {
   const key = Object.hasOwn(registry, name) ? name : MODEL_ALIASES[name];
   const model = key !== undefined && Object.hasOwn(registry, key) ? registry[key] : undefined;
   if (model === undefined) {
@@ -84,10 +78,7 @@ export function knownModel(
  * Local path of a model's weights: the cached file (no request when the revision is a commit id), else a verified
  * download into the hub cache. Offline without the file, the error names the URL and the path to save it as.
  */
-export async function resolveClipWeights(
-  modelName: string = DEFAULT_CLIP_MODEL,
-  opts: ResolveClipOptions = {},
-): Promise<string> {
+export async function resolveClipWeights(modelName: string = DEFAULT_CLIP_MODEL, opts: ResolveClipOptions = {}): Promise<string> {
   const { registry, ...rest } = opts;
   const model = knownModel(modelName, registry);
   return hubDownload({

@@ -26,11 +26,7 @@ async function fsyncDir(dir: string): Promise<void> {
  * Writes `content` (one buffer or a sequence of chunks) to `path` atomically. Without `overwrite`, fails (and leaves the
  * existing file untouched) when `path` already exists, including when it appears while writing.
  */
-export async function writeFileAtomic(
-  path: string,
-  content: Uint8Array | Iterable<Uint8Array>,
-  options: WriteOptions = {},
-): Promise<void> {
+export async function writeFileAtomic(path: string, content: Uint8Array | Iterable<Uint8Array>, options: WriteOptions = {}): Promise<void> {
   const chunks: Iterable<Uint8Array> = content instanceof Uint8Array ? [content] : content;
   const dir = dirname(path);
   if (!options.overwrite && (await exists(path))) {

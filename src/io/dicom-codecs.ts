@@ -109,9 +109,7 @@ type LosslessModule = { Decoder: new () => LosslessDecoder };
 async function decodeJpeg(frame: Uint8Array, g: FrameGeometry): Promise<DecodedFrame> {
   const info = jpegInfo(frame);
   if (info.width !== g.columns || info.height !== g.rows || info.components !== g.samplesPerPixel) {
-    throw new Error(
-      `JPEG frame is ${info.width}x${info.height}x${info.components}, the data set says ${g.columns}x${g.rows}x${g.samplesPerPixel}`,
-    );
+    throw new Error(`JPEG frame is ${info.width}x${info.height}x${info.components}, the data set says ${g.columns}x${g.rows}x${g.samplesPerPixel}`);
   }
   if (info.sof === 0xc3 || info.sof === 0xc7 || info.sof === 0xcb || info.sof === 0xcf) {
     if (info.sof !== 0xc3) throw new Error(`JPEG lossless process with marker 0xFF${info.sof.toString(16).toUpperCase()} is not supported`);
@@ -170,9 +168,7 @@ function runWasm(dec: WasmDecoder, frame: Uint8Array, g: FrameGeometry, what: st
     dec.decode();
     const fi = dec.getFrameInfo();
     if (fi.width !== g.columns || fi.height !== g.rows || fi.componentCount !== g.samplesPerPixel) {
-      throw new Error(
-        `${what} frame is ${fi.width}x${fi.height}x${fi.componentCount}, the data set says ${g.columns}x${g.rows}x${g.samplesPerPixel}`,
-      );
+      throw new Error(`${what} frame is ${fi.width}x${fi.height}x${fi.componentCount}, the data set says ${g.columns}x${g.rows}x${g.samplesPerPixel}`);
     }
     const bytes = dec.getDecodedBuffer().slice();
     const n = fi.width * fi.height * fi.componentCount;

@@ -133,7 +133,12 @@ export function encapsulatedFrames(ds: DataSet, el: Element, frames: number, rle
     for (let k = 0; k < frames; k++) {
       const lo = offsets[k];
       const hi = k + 1 < frames ? offsets[k + 1] : Infinity;
-      groups.push(frags.map((f, i) => [f.offset, i] as const).filter(([o]) => o >= lo && o < hi).map(([, i]) => i));
+      groups.push(
+        frags
+          .map((f, i) => [f.offset, i] as const)
+          .filter(([o]) => o >= lo && o < hi)
+          .map(([, i]) => i),
+      );
     }
   } else if (frags.length === frames || rle) {
     groups = frags.slice(0, frames).map((_, i) => [i]);

@@ -34,13 +34,7 @@ function unpackBits(src: Uint8Array, start: number, end: number, out: Uint8Array
  * Decodes one RLE Lossless frame into pixel-interleaved stored values: Uint8Array (8 bits allocated),
  * Uint16Array (16) or Uint32Array (32), rows * columns * samplesPerPixel elements.
  */
-export function decodeRleFrame(
-  frame: Uint8Array,
-  rows: number,
-  columns: number,
-  samplesPerPixel: number,
-  bitsAllocated: number,
-): RawSamples {
+export function decodeRleFrame(frame: Uint8Array, rows: number, columns: number, samplesPerPixel: number, bitsAllocated: number): RawSamples {
   if (bitsAllocated !== 8 && bitsAllocated !== 16 && bitsAllocated !== 32) {
     throw new Error(`RLE Lossless with ${bitsAllocated} bits allocated is not supported`);
   }

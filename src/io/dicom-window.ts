@@ -14,13 +14,7 @@ export interface DicomWindow {
  * - LINEAR_EXACT (C.11.2.1.3.2): the same with c and w unmodified. Requires w > 0.
  * - SIGMOID (C.11.2.1.3.1): (yMax - yMin) / (1 + exp(-4 (x - c) / w)) + yMin. Requires w > 0.
  */
-export function applyVoi(
-  values: ArrayLike<number>,
-  win: DicomWindow,
-  fn: VoiLutFunction = 'LINEAR',
-  yMin = 0,
-  yMax = 255,
-): Float64Array {
+export function applyVoi(values: ArrayLike<number>, win: DicomWindow, fn: VoiLutFunction = 'LINEAR', yMin = 0, yMax = 255): Float64Array {
   const out = new Float64Array(values.length);
   const range = yMax - yMin;
   let { center: c, width: w } = win;

@@ -76,10 +76,7 @@ export function rgbToGrey(rgb: RasterU8): RasterU8 {
  * torchvision `ToTensor` (uint8 HWC -> float32 CHW / 255), optionally followed by `Normalize(mean, std)`
  * evaluated in float32 like torch (`(x - mean) / std`).
  */
-export function rasterToTensor(
-  img: RasterU8,
-  norm?: { mean: readonly number[]; std: readonly number[] },
-): Float32Array {
+export function rasterToTensor(img: RasterU8, norm?: { mean: readonly number[]; std: readonly number[] }): Float32Array {
   const { width, height, channels: ch, data } = img;
   const plane = width * height;
   const out = new Float32Array(ch * plane);

@@ -155,10 +155,7 @@ export async function decodeImage(input: ImageInput, opts: DecodeOptions = {}): 
   checkPixels(name, meta.width, meta.height, limit);
   const choice = chooseSpace(meta);
   try {
-    const { data, info } = await sharp(buf, sharpOpts)
-      .toColourspace(choice.space)
-      .raw({ depth: choice.depth })
-      .toBuffer({ resolveWithObject: true });
+    const { data, info } = await sharp(buf, sharpOpts).toColourspace(choice.space).raw({ depth: choice.depth }).toBuffer({ resolveWithObject: true });
     return fromSharpRaw(data, info, choice.depth === 'ushort', meta.hasAlpha === true, meta.format ?? 'unknown');
   } catch (err) {
     throw new ImageDecodeError(name, describeSharpError(err));
@@ -231,13 +228,7 @@ export async function loadMask(input: ImageInput, size = 240, opts: DecodeOption
 }
 
 /** Encodes an interleaved 8-bit grey (1), grey+alpha (2), RGB (3) or RGBA (4) raster as PNG; writes it when `path` is given. */
-export async function encodePng(
-  data: Uint8Array,
-  width: number,
-  height: number,
-  channels: 1 | 2 | 3 | 4,
-  path?: string,
-): Promise<Buffer> {
+export async function encodePng(data: Uint8Array, width: number, height: number, channels: 1 | 2 | 3 | 4, path?: string): Promise<Buffer> {
   if (data.length !== width * height * channels) {
     throw new RangeError(`PNG data has ${data.length} bytes, expected ${width}x${height}x${channels}`);
   }

@@ -9,7 +9,12 @@ function quatToMat(b: number, c: number, d: number): number[][] {
   const w2 = 1 - (b * b + c * c + d * d);
   const w = w2 < 0 ? 0 : Math.sqrt(w2);
   const nq = w * w + b * b + c * c + d * d;
-  if (nq < 1e-12) return [[1, 0, 0], [0, 1, 0], [0, 0, 1]];
+  if (nq < 1e-12)
+    return [
+      [1, 0, 0],
+      [0, 1, 0],
+      [0, 0, 1],
+    ];
   const s = 2 / nq;
   const [X, Y, Z] = [b * s, c * s, d * s];
   const [wX, wY, wZ] = [w * X, w * Y, w * Z];

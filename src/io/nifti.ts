@@ -79,7 +79,13 @@ const DATATYPES: Record<number, DatatypeInfo> = {
 };
 const INT_RANGE: Record<number, [number, number]> = { 2: [0, 255], 256: [-128, 127], 4: [-32768, 32767], 512: [0, 65535] };
 const UNSUPPORTED: Record<number, string> = {
-  1: 'binary', 32: 'complex64', 128: 'RGB24', 1536: 'float128', 1792: 'complex128', 2048: 'complex256', 2304: 'RGBA32',
+  1: 'binary',
+  32: 'complex64',
+  128: 'RGB24',
+  1536: 'float128',
+  1792: 'complex128',
+  2048: 'complex256',
+  2304: 'RGBA32',
 };
 
 const GZIP = (b: Uint8Array): boolean => b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b;
@@ -108,8 +114,7 @@ function own(b: Uint8Array): ArrayBuffer {
 
 function headerFields(b: Uint8Array, version: 1 | 2, le: boolean): { srow: [number[], number[], number[]] } {
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const row = (off: number): number[] =>
-    [0, 1, 2, 3].map((i) => (version === 1 ? dv.getFloat32(off + 4 * i, le) : dv.getFloat64(off + 8 * i, le)));
+  const row = (off: number): number[] => [0, 1, 2, 3].map((i) => (version === 1 ? dv.getFloat32(off + 4 * i, le) : dv.getFloat64(off + 8 * i, le)));
   return version === 1 ? { srow: [row(280), row(296), row(312)] } : { srow: [row(400), row(432), row(464)] };
 }
 
@@ -123,7 +128,10 @@ export async function readNifti(input: string | Uint8Array, opts: NiftiReadOptio
   bytes = new Uint8Array(ab);
   const version = nifti.isNIFTI2(ab, true) ? 2 : nifti.isNIFTI1(ab, true) ? 1 : 0;
   if (version === 0) {
-    throw new NiftiError(name, `not a NIfTI file (no NIfTI-1 or NIfTI-2 header: ${bytes.length < 348 ? `only ${bytes.length} bytes` : 'bad sizeof_hdr or magic'})`);
+    throw new NiftiError(
+      name,
+      `not a NIfTI file (no NIfTI-1 or NIfTI-2 header: ${bytes.length < 348 ? `only ${bytes.length} bytes` : 'bad sizeof_hdr or magic'})`,
+    );
   }
   let h: nifti.NIFTI1 | nifti.NIFTI2;
   try {

@@ -189,9 +189,16 @@ class Machine {
       const at = this.pos;
       const op = this.u8('opcode');
       switch (op) {
-        case 0x80: { const p = this.u8('PROTO'); if (p > 5) this.fail(`unsupported pickle protocol ${p}`, at); break; }
-        case 0x95: this.u64('FRAME'); break;
-        case 0x2e: { // STOP
+        case 0x80: {
+          const p = this.u8('PROTO');
+          if (p > 5) this.fail(`unsupported pickle protocol ${p}`, at);
+          break;
+        }
+        case 0x95:
+          this.u64('FRAME');
+          break;
+        case 0x2e: {
+          // STOP
           const value = this.pop();
           return { value, end: this.pos };
         }
@@ -199,26 +206,42 @@ class Machine {
           if (this.marks.length >= this.limits.maxMarks) this.fail(`MARK nesting exceeds ${this.limits.maxMarks}`, at);
           this.marks.push(this.stack.length);
           break;
-        case 0x30: if (this.stack.length > this.floor()) this.stack.pop(); else this.popMark(); break; // POP
-        case 0x31: this.popMark(); break; // POP_MARK
-        case 0x32: this.push(this.top()); break; // DUP
-        case 0x4e: this.push(null); break; // NONE
-        case 0x88: this.push(true); break;
-        case 0x89: this.push(false); break;
-        case 0x49: { // INT (text)
+        case 0x30:
+          if (this.stack.length > this.floor()) this.stack.pop();
+          else this.popMark();
+          break; // POP
+        case 0x31:
+          this.popMark();
+          break; // POP_MARK
+        case 0x32:
+          this.push(this.top());
+          break; // DUP
+        case 0x4e:
+          this.push(null);
+          break; // NONE
+        case 0x88:
+          this.push(true);
+          break;
+        case 0x89:
+          this.push(false);
+          break;
+        case 0x49: {
+          // INT (text)
           const s = this.line('INT').trim();
           if (s === '00' || s === '01') this.push(s === '01');
           else if (/^[-+]?\d+$/.test(s)) this.push(normInt(BigInt(s)));
           else this.fail(`bad INT '${s.slice(0, 40)}'`, at);
           break;
         }
-        case 0x4c: { // LONG (text)
+        case 0x4c: {
+          // LONG (text)
           const s = this.line('LONG').trim().replace(/L$/, '');
           if (!/^[-+]?\d{1,400}$/.test(s)) this.fail(`bad LONG '${s.slice(0, 40)}'`, at);
           this.push(normInt(BigInt(s)));
           break;
         }
-        case 0x46: { // FLOAT (text)
+        case 0x46: {
+          // FLOAT (text)
           const s = this.line('FLOAT').trim();
           const special: Record<string, number> = { inf: Infinity, '-inf': -Infinity, nan: NaN };
           const v = s in special ? special[s] : Number(s);
@@ -226,13 +249,26 @@ class Machine {
           this.push(v);
           break;
         }
-        case 0x4a: this.push(this.i32('BININT')); break;
-        case 0x4b: this.push(this.u8('BININT1')); break;
-        case 0x4d: this.push(this.u16('BININT2')); break;
-        case 0x8a: this.push(this.long(this.u8('LONG1'))); break;
-        case 0x8b: this.push(this.long(this.i32('LONG4'))); break;
-        case 0x47: this.push(this.view.getFloat64(this.need(8, 'BINFLOAT'), false)); break;
-        case 0x53: { // STRING (text)
+        case 0x4a:
+          this.push(this.i32('BININT'));
+          break;
+        case 0x4b:
+          this.push(this.u8('BININT1'));
+          break;
+        case 0x4d:
+          this.push(this.u16('BININT2'));
+          break;
+        case 0x8a:
+          this.push(this.long(this.u8('LONG1')));
+          break;
+        case 0x8b:
+          this.push(this.long(this.i32('LONG4')));
+          break;
+        case 0x47:
+          this.push(this.view.getFloat64(this.need(8, 'BINFLOAT'), false));
+          break;
+        case 0x53: {
+          // STRING (text)
           try {
             this.push(decodePyStringLiteral(this.line('STRING').trimEnd()));
           } catch {
@@ -240,35 +276,85 @@ class Machine {
           }
           break;
         }
-        case 0x54: this.push(latin1.decode(this.bytes(this.i32('BINSTRING'), 'BINSTRING'))); break;
-        case 0x55: this.push(latin1.decode(this.bytes(this.u8('SHORT_BINSTRING'), 'SHORT_BINSTRING'))); break;
-        case 0x56: { // UNICODE (raw-unicode-escape, text)
+        case 0x54:
+          this.push(latin1.decode(this.bytes(this.i32('BINSTRING'), 'BINSTRING')));
+          break;
+        case 0x55:
+          this.push(latin1.decode(this.bytes(this.u8('SHORT_BINSTRING'), 'SHORT_BINSTRING')));
+          break;
+        case 0x56: {
+          // UNICODE (raw-unicode-escape, text)
           const s = this.line('UNICODE', latin1).replace(/\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})/g, (_m, a?: string, b?: string) =>
             String.fromCodePoint(parseInt((a ?? b) as string, 16) % 0x110000),
           );
           this.push(s);
           break;
         }
-        case 0x58: this.push(utf8.decode(this.bytes(this.u32('BINUNICODE'), 'BINUNICODE'))); break;
-        case 0x8c: this.push(utf8.decode(this.bytes(this.u8('SHORT_BINUNICODE'), 'SHORT_BINUNICODE'))); break;
-        case 0x8d: this.push(utf8.decode(this.bytes(this.u64('BINUNICODE8'), 'BINUNICODE8'))); break;
-        case 0x42: this.push(this.bytes(this.u32('BINBYTES'), 'BINBYTES')); break;
-        case 0x43: this.push(this.bytes(this.u8('SHORT_BINBYTES'), 'SHORT_BINBYTES')); break;
-        case 0x8e: this.push(this.bytes(this.u64('BINBYTES8'), 'BINBYTES8')); break;
-        case 0x96: this.push(this.bytes(this.u64('BYTEARRAY8'), 'BYTEARRAY8')); break;
-        case 0x97: return this.fail('out-of-band buffers (NEXT_BUFFER) are not supported', at);
-        case 0x98: this.top(); break; // READONLY_BUFFER: no-op on our immutable-by-convention bytes
-        case 0x29: this.push([]); break; // EMPTY_TUPLE
-        case 0x5d: this.push([]); break; // EMPTY_LIST
-        case 0x7d: this.push(new Map()); break; // EMPTY_DICT
-        case 0x8f: this.push(new Set()); break; // EMPTY_SET
-        case 0x85: this.push([this.pop()]); break; // TUPLE1
-        case 0x86: { const b = this.pop(); const a = this.pop(); this.push([a, b]); break; }
-        case 0x87: { const c = this.pop(); const b = this.pop(); const a = this.pop(); this.push([a, b, c]); break; }
-        case 0x74: this.push(this.popMark()); break; // TUPLE
-        case 0x6c: this.push(this.popMark()); break; // LIST
-        case 0x91: this.push(new Set(this.popMark())); break; // FROZENSET
-        case 0x64: { // DICT
+        case 0x58:
+          this.push(utf8.decode(this.bytes(this.u32('BINUNICODE'), 'BINUNICODE')));
+          break;
+        case 0x8c:
+          this.push(utf8.decode(this.bytes(this.u8('SHORT_BINUNICODE'), 'SHORT_BINUNICODE')));
+          break;
+        case 0x8d:
+          this.push(utf8.decode(this.bytes(this.u64('BINUNICODE8'), 'BINUNICODE8')));
+          break;
+        case 0x42:
+          this.push(this.bytes(this.u32('BINBYTES'), 'BINBYTES'));
+          break;
+        case 0x43:
+          this.push(this.bytes(this.u8('SHORT_BINBYTES'), 'SHORT_BINBYTES'));
+          break;
+        case 0x8e:
+          this.push(this.bytes(this.u64('BINBYTES8'), 'BINBYTES8'));
+          break;
+        case 0x96:
+          this.push(this.bytes(this.u64('BYTEARRAY8'), 'BYTEARRAY8'));
+          break;
+        case 0x97:
+          return this.fail('out-of-band buffers (NEXT_BUFFER) are not supported', at);
+        case 0x98:
+          this.top();
+          break; // READONLY_BUFFER: no-op on our immutable-by-convention bytes
+        case 0x29:
+          this.push([]);
+          break; // EMPTY_TUPLE
+        case 0x5d:
+          this.push([]);
+          break; // EMPTY_LIST
+        case 0x7d:
+          this.push(new Map());
+          break; // EMPTY_DICT
+        case 0x8f:
+          this.push(new Set());
+          break; // EMPTY_SET
+        case 0x85:
+          this.push([this.pop()]);
+          break; // TUPLE1
+        case 0x86: {
+          const b = this.pop();
+          const a = this.pop();
+          this.push([a, b]);
+          break;
+        }
+        case 0x87: {
+          const c = this.pop();
+          const b = this.pop();
+          const a = this.pop();
+          this.push([a, b, c]);
+          break;
+        }
+        case 0x74:
+          this.push(this.popMark());
+          break; // TUPLE
+        case 0x6c:
+          this.push(this.popMark());
+          break; // LIST
+        case 0x91:
+          this.push(new Set(this.popMark()));
+          break; // FROZENSET
+        case 0x64: {
+          // DICT
           const items = this.popMark();
           if (items.length % 2) this.fail('odd number of items for DICT', at);
           const d: PyDict = new Map();
@@ -276,71 +362,101 @@ class Machine {
           this.push(d);
           break;
         }
-        case 0x61: { // APPEND
+        case 0x61: {
+          // APPEND
           const v = this.pop();
           const l = this.top();
           if (!Array.isArray(l)) this.fail(`APPEND on ${describePy(l)}`, at);
           l.push(v);
           break;
         }
-        case 0x65: { // APPENDS
+        case 0x65: {
+          // APPENDS
           const items = this.popMark();
           const l = this.top();
           if (!Array.isArray(l)) this.fail(`APPENDS on ${describePy(l)}`, at);
           for (const v of items) l.push(v);
           break;
         }
-        case 0x73: { // SETITEM
+        case 0x73: {
+          // SETITEM
           const v = this.pop();
           const k = this.pop();
           this.dictTarget('SETITEM').set(k, v);
           break;
         }
-        case 0x75: { // SETITEMS
+        case 0x75: {
+          // SETITEMS
           const items = this.popMark();
           if (items.length % 2) this.fail('odd number of items for SETITEMS', at);
           const d = this.dictTarget('SETITEMS');
           for (let i = 0; i < items.length; i += 2) d.set(items[i], items[i + 1]);
           break;
         }
-        case 0x90: { // ADDITEMS
+        case 0x90: {
+          // ADDITEMS
           const items = this.popMark();
           const s = this.top();
           if (!(s instanceof Set)) this.fail(`ADDITEMS on ${describePy(s)}`, at);
           for (const v of items) s.add(v);
           break;
         }
-        case 0x67: this.memoGet(this.lineInt('GET index')); break;
-        case 0x68: this.memoGet(this.u8('BINGET')); break;
-        case 0x6a: this.memoGet(this.u32('LONG_BINGET')); break;
-        case 0x70: this.memoPut(this.lineInt('PUT index'), this.top()); break;
-        case 0x71: this.memoPut(this.u8('BINPUT'), this.top()); break;
-        case 0x72: this.memoPut(this.u32('LONG_BINPUT'), this.top()); break;
-        case 0x94: this.memoPut(this.memo.size, this.top()); break; // MEMOIZE
-        case 0x63: { const m = this.line('GLOBAL module'); this.global(m, this.line('GLOBAL name')); break; }
-        case 0x93: { // STACK_GLOBAL
+        case 0x67:
+          this.memoGet(this.lineInt('GET index'));
+          break;
+        case 0x68:
+          this.memoGet(this.u8('BINGET'));
+          break;
+        case 0x6a:
+          this.memoGet(this.u32('LONG_BINGET'));
+          break;
+        case 0x70:
+          this.memoPut(this.lineInt('PUT index'), this.top());
+          break;
+        case 0x71:
+          this.memoPut(this.u8('BINPUT'), this.top());
+          break;
+        case 0x72:
+          this.memoPut(this.u32('LONG_BINPUT'), this.top());
+          break;
+        case 0x94:
+          this.memoPut(this.memo.size, this.top());
+          break; // MEMOIZE
+        case 0x63: {
+          const m = this.line('GLOBAL module');
+          this.global(m, this.line('GLOBAL name'));
+          break;
+        }
+        case 0x93: {
+          // STACK_GLOBAL
           const name = this.pop();
           const module = this.pop();
           if (typeof module !== 'string' || typeof name !== 'string') this.fail('STACK_GLOBAL needs two strings', at);
           this.global(module, name);
           break;
         }
-        case 0x82: case 0x83: case 0x84: { // EXT1/2/4
+        case 0x82:
+        case 0x83:
+        case 0x84: {
+          // EXT1/2/4
           const code = op === 0x82 ? this.u8('EXT1') : op === 0x83 ? this.u16('EXT2') : this.i32('EXT4');
           throw new WeightFileError(this.opts.file, `refusing extension registry code ${code} (only tensor data is allowed)`, this.opts.key);
         }
-        case 0x52: { // REDUCE
+        case 0x52: {
+          // REDUCE
           const args = this.args(this.pop(), 'REDUCE');
           const fn = this.callable(this.pop(), 'call', 'REDUCE');
           this.push(fn(args));
           break;
         }
-        case 0x81: { // NEWOBJ
+        case 0x81: {
+          // NEWOBJ
           const args = this.args(this.pop(), 'NEWOBJ');
           this.push(this.callable(this.pop(), 'construct', 'NEWOBJ')(args));
           break;
         }
-        case 0x92: { // NEWOBJ_EX
+        case 0x92: {
+          // NEWOBJ_EX
           const kwargs = this.pop();
           const args = this.args(this.pop(), 'NEWOBJ_EX');
           const ctor = this.callable(this.pop(), 'construct', 'NEWOBJ_EX');
@@ -348,20 +464,23 @@ class Machine {
           this.push(ctor(args));
           break;
         }
-        case 0x6f: { // OBJ
+        case 0x6f: {
+          // OBJ
           const items = this.popMark();
           if (!items.length) this.fail('OBJ without a class', at);
           this.push(this.callable(items[0], 'construct', 'OBJ')(items.slice(1)));
           break;
         }
-        case 0x69: { // INST
+        case 0x69: {
+          // INST
           const m = this.line('INST module');
           const cls = this.opts.findGlobal(m, this.line('INST name'));
           const args = this.popMark();
           this.push(this.callable(cls, 'construct', 'INST')(args));
           break;
         }
-        case 0x62: { // BUILD
+        case 0x62: {
+          // BUILD
           const state = this.pop();
           const inst = this.top();
           if (inst instanceof PyObject) {
@@ -379,8 +498,12 @@ class Machine {
           }
           break;
         }
-        case 0x50: this.persistent(this.line('PERSID')); break;
-        case 0x51: this.persistent(this.pop()); break; // BINPERSID
+        case 0x50:
+          this.persistent(this.line('PERSID'));
+          break;
+        case 0x51:
+          this.persistent(this.pop());
+          break; // BINPERSID
         default:
           return this.fail(`unknown opcode 0x${op.toString(16).padStart(2, '0')}`, at);
       }

@@ -88,7 +88,7 @@ export function torchAntialiasWeights(inSize: number, outSize: number, mode: Tor
  * the remaining taps use fused multiply-adds. Other builds differ by a few float32 ulps.
  */
 function fusedTap(j: number, n: number): boolean {
-  return j > (n - 1) - ((n - 1) % 4);
+  return j > n - 1 - ((n - 1) % 4);
 }
 
 /** One separable pass along the last axis of a [rows, inSize] float32 block. */
@@ -256,14 +256,7 @@ function dot(src: Float32Array, s: number, stride: number, w: Float32Array, k: n
  * evaluated as fma(t0, w0, t1 * w1)); rows with more taps are accumulated in index order with fused
  * multiply-adds.
  */
-export function applySeparableFloat32(
-  src: Float32Array,
-  channels: number,
-  inH: number,
-  inW: number,
-  mh: Float32Array,
-  mw: Float32Array,
-): Float32Array {
+export function applySeparableFloat32(src: Float32Array, channels: number, inH: number, inW: number, mh: Float32Array, mw: Float32Array): Float32Array {
   if (src.length !== channels * inH * inW) {
     throw new RangeError(`tensor has ${src.length} values, expected ${channels}x${inH}x${inW}`);
   }
@@ -275,13 +268,6 @@ export function applySeparableFloat32(
 }
 
 /** `F.interpolate(x[None], (outH, outW), mode='bilinear', align_corners=True)[0]` for x of shape [channels, inH, inW]. */
-export function resizeBilinearAlignCornersFloat32(
-  src: Float32Array,
-  channels: number,
-  inH: number,
-  inW: number,
-  outH: number,
-  outW: number,
-): Float32Array {
+export function resizeBilinearAlignCornersFloat32(src: Float32Array, channels: number, inH: number, inW: number, outH: number, outW: number): Float32Array {
   return applySeparableFloat32(src, channels, inH, inW, bilinearAlignCornersMatrix(inH, outH), bilinearAlignCornersMatrix(inW, outW));
 }

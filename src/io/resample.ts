@@ -41,13 +41,7 @@ interface PillowCoeffs {
 }
 
 /** `precompute_coeffs` of Resample.c (double precision, box coordinates are C floats). */
-function precomputeCoeffs(
-  inSize: number,
-  in0: number,
-  in1: number,
-  outSize: number,
-  filterName: PillowFilterName,
-): PillowCoeffs {
+function precomputeCoeffs(inSize: number, in0: number, in1: number, outSize: number, filterName: PillowFilterName): PillowCoeffs {
   const filter = pillowFilter(filterName);
   const scale = Math.fround(Math.fround(in1) - Math.fround(in0)) / outSize;
   const filterscale = scale < 1.0 ? 1.0 : scale;
@@ -206,13 +200,7 @@ export function resizeNearestUint8(src: RasterU8, outW: number, outH: number, bo
  * uint8 intermediate between the passes. Note that Pillow resizes 'LA'/'RGBA' in premultiplied
  * form; this function does not premultiply.
  */
-export function resizeUint8(
-  src: RasterU8,
-  outW: number,
-  outH: number,
-  resample: PillowResample = 'bicubic',
-  box?: ResampleBox,
-): RasterU8 {
+export function resizeUint8(src: RasterU8, outW: number, outH: number, resample: PillowResample = 'bicubic', box?: ResampleBox): RasterU8 {
   checkRaster(src);
   checkSize(outW, outH);
   const b: ResampleBox = box ?? [0, 0, src.width, src.height];

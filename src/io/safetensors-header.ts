@@ -176,9 +176,7 @@ export function buildHeader(
   let offset = 0;
   for (const [name, t] of order) {
     const n = t.data.byteLength;
-    parts.push(
-      `${JSON.stringify(name)}:{"dtype":"${TO_ST[t.dtype]}","shape":[${t.shape.join(',')}],"data_offsets":[${offset},${offset + n}]}`,
-    );
+    parts.push(`${JSON.stringify(name)}:{"dtype":"${TO_ST[t.dtype]}","shape":[${t.shape.join(',')}],"data_offsets":[${offset},${offset + n}]}`);
     offset += n;
   }
   const json = Buffer.from(`{${parts.join(',')}}`, 'utf8');

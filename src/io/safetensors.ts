@@ -1,13 +1,7 @@
 // safetensors reader (per-tensor positional reads, no whole-file load) and atomic writer.
 import { writeFileAtomic, type WriteOptions } from './atomic-write.ts';
 import { BufferByteSource, FileByteSource, type ByteSource } from './byte-source.ts';
-import {
-  buildHeader,
-  parseHeader,
-  parseHeaderLength,
-  type SafetensorsHeader,
-  type SafetensorsTensorInfo,
-} from './safetensors-header.ts';
+import { buildHeader, parseHeader, parseHeaderLength, type SafetensorsHeader, type SafetensorsTensorInfo } from './safetensors-header.ts';
 import { WeightFileError, allocData, isHostTensor, tensorBytes, type HostTensor } from './tensor.ts';
 
 export type { SafetensorsTensorInfo } from './safetensors-header.ts';
@@ -105,10 +99,7 @@ export async function readSafetensors(path: string): Promise<Map<string, HostTen
 }
 
 /** Parses safetensors bytes held in memory (`name` is used in error messages). */
-export function decodeSafetensors(
-  bytes: Uint8Array,
-  name = '<buffer>',
-): { tensors: Map<string, HostTensor>; metadata: Record<string, string> | undefined } {
+export function decodeSafetensors(bytes: Uint8Array, name = '<buffer>'): { tensors: Map<string, HostTensor>; metadata: Record<string, string> | undefined } {
   const r = new SafetensorsReader(new BufferByteSource(bytes, name));
   return { tensors: r.readAll(), metadata: r.metadata };
 }
@@ -144,11 +135,6 @@ export function encodeSafetensors(tensors: TensorCollection, metadata?: Record<s
  * Writes a safetensors file atomically (temp file in the same directory, fsync, rename). An existing file
  * is an error unless `options.overwrite` is set.
  */
-export async function writeSafetensors(
-  path: string,
-  tensors: TensorCollection,
-  metadata?: Record<string, string>,
-  options: WriteOptions = {},
-): Promise<void> {
+export async function writeSafetensors(path: string, tensors: TensorCollection, metadata?: Record<string, string>, options: WriteOptions = {}): Promise<void> {
   await writeFileAtomic(path, encodeSafetensorsChunks(tensors, metadata, path), options);
 }

@@ -1,27 +1,9 @@
 // Host-side tensor type shared by every weight/array reader and writer, plus dtype helpers.
 import { bfloat16BitsToFloat32, float16BitsToFloat32, int64ToFloat32 } from './half.ts';
 
-export type DType =
-  | 'float32'
-  | 'float16'
-  | 'bfloat16'
-  | 'float64'
-  | 'int64'
-  | 'int32'
-  | 'int16'
-  | 'int8'
-  | 'uint8'
-  | 'bool';
+export type DType = 'float32' | 'float16' | 'bfloat16' | 'float64' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
 
-export type TensorData =
-  | Float32Array
-  | Float64Array
-  | BigInt64Array
-  | Int32Array
-  | Int16Array
-  | Int8Array
-  | Uint8Array
-  | Uint16Array;
+export type TensorData = Float32Array | Float64Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array | Uint16Array;
 
 /**
  * A dense, C-contiguous tensor in host memory. `float16` and `bfloat16` hold their raw bit patterns in a
@@ -33,18 +15,7 @@ export interface HostTensor {
   data: TensorData;
 }
 
-export const DTYPES: readonly DType[] = [
-  'float32',
-  'float16',
-  'bfloat16',
-  'float64',
-  'int64',
-  'int32',
-  'int16',
-  'int8',
-  'uint8',
-  'bool',
-];
+export const DTYPES: readonly DType[] = ['float32', 'float16', 'bfloat16', 'float64', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool'];
 
 const BYTE_SIZE: Record<DType, number> = {
   float32: 4,

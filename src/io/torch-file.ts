@@ -95,7 +95,11 @@ function readZipTorch(zip: ZipArchive, options: ReadTorchOptions): { root: PyVal
   return { root: value, format: isScript ? 'torchscript' : 'zip', classes: isScript ? readScriptClasses(zip, root) : new Map() };
 }
 
-async function readFromSource(src: ByteSource, origin: string | Uint8Array, options: ReadTorchOptions): Promise<{ value: TorchObject; format: TorchFileFormat }> {
+async function readFromSource(
+  src: ByteSource,
+  origin: string | Uint8Array,
+  options: ReadTorchOptions,
+): Promise<{ value: TorchObject; format: TorchFileFormat }> {
   const file = src.name;
   if (src.size === 0) throw new WeightFileError(file, 'empty file');
   const head = src.read(0, Math.min(src.size, 8), 'file signature');

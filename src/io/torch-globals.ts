@@ -146,14 +146,7 @@ export interface TorchGlobalsOptions {
 }
 
 /** TorchScript pickler helpers that only rebuild a list or tag a value's type. */
-const TORCHSCRIPT_HELPERS = new Set([
-  'build_intlist',
-  'build_doublelist',
-  'build_boollist',
-  'build_tensorlist',
-  'build_genericlist',
-  'restore_type_tag',
-]);
+const TORCHSCRIPT_HELPERS = new Set(['build_intlist', 'build_doublelist', 'build_boollist', 'build_tensorlist', 'build_genericlist', 'restore_type_tag']);
 
 /** Returns the `findGlobal` allow-list for PyTorch pickles; everything not listed is refused. */
 export function torchFindGlobal(file: string, options: TorchGlobalsOptions = {}): (module: string, name: string) => PyObject {

@@ -31,18 +31,7 @@ export type TorchDict = Map<TorchValue, TorchValue>;
  * TorchScript objects.
  */
 export type TorchValue =
-  | null
-  | boolean
-  | number
-  | bigint
-  | string
-  | Uint8Array
-  | HostTensor
-  | TorchValue[]
-  | TorchDict
-  | Set<TorchValue>
-  | TorchScriptObject
-  | TorchGlobalRef;
+  null | boolean | number | bigint | string | Uint8Array | HostTensor | TorchValue[] | TorchDict | Set<TorchValue> | TorchScriptObject | TorchGlobalRef;
 
 export type TorchObject = TorchValue;
 

@@ -60,7 +60,11 @@ export async function loadAdapters(path: string, levels?: readonly number[]): Pr
   const get = (key: string): HostTensor | undefined => raw.get(prefix + key);
   let n = 0;
   while (get(adapterKey('seg', n, 'fc1')) || get(adapterKey('det', n, 'fc1'))) n++;
-  if (n === 0) throw new AdapterFileError(path, `no adapter tensors found (expected keys like '${adapterKey('seg', 0, 'fc1')}'; found ${[...raw.keys()].slice(0, 3).join(', ')}…)`);
+  if (n === 0)
+    throw new AdapterFileError(
+      path,
+      `no adapter tensors found (expected keys like '${adapterKey('seg', 0, 'fc1')}'; found ${[...raw.keys()].slice(0, 3).join(', ')}…)`,
+    );
   const first = get(adapterKey('seg', 0, 'fc1')) ?? get(adapterKey('det', 0, 'fc1'))!;
   const [bottleneck, width] = first.shape;
   const pairs: Record<'seg' | 'det', AdapterPair[]> = { seg: [], det: [] };
@@ -70,13 +74,16 @@ export async function loadAdapters(path: string, levels?: readonly number[]): Pr
         const key = adapterKey(head, j, fc);
         const x = get(key);
         if (!x) throw new AdapterFileError(path, `missing tensor ${key}`);
-        if (x.shape.length !== 2 || x.shape[0] !== shape[0] || x.shape[1] !== shape[1]) throw new AdapterFileError(path, `${key}: shape [${x.shape}] does not match [${shape}]`);
+        if (x.shape.length !== 2 || x.shape[0] !== shape[0] || x.shape[1] !== shape[1])
+          throw new AdapterFileError(path, `${key}: shape [${x.shape}] does not match [${shape}]`);
         return toFloat32(x);
       };
       pairs[head].push({ fc1: t('fc1', [bottleneck, width]), fc2: t('fc2', [width, bottleneck]) });
     }
   }
-  const known = new Set(HEADS.flatMap((h) => Array.from({ length: n }, (_, j) => [adapterKey(h, j, 'fc1'), adapterKey(h, j, 'fc2')]).flat()).map((k) => prefix + k));
+  const known = new Set(
+    HEADS.flatMap((h) => Array.from({ length: n }, (_, j) => [adapterKey(h, j, 'fc1'), adapterKey(h, j, 'fc2')]).flat()).map((k) => prefix + k),
+  );
   for (const k of raw.keys()) if (!known.has(k)) throw new AdapterFileError(path, `unexpected tensor ${k}`);
   let lv: number[];
   if (meta.levels) lv = meta.levels.split(',').map(Number);

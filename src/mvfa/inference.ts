@@ -19,7 +19,14 @@ function sum(xs: Value[]): Value {
 }
 
 /** Compiles the adapted tower for a batch of images: outputs zero-shot maps, scores and normalised tokens. */
-export async function compileInference(bb: Backbone, levels: readonly number[], bottleneck: number, imageSize: number, batch: number, cfg: SessionConfig = {}): Promise<CompiledGraph> {
+export async function compileInference(
+  bb: Backbone,
+  levels: readonly number[],
+  bottleneck: number,
+  imageSize: number,
+  batch: number,
+  cfg: SessionConfig = {},
+): Promise<CompiledGraph> {
   checkLevels(levels, bb.vision.layers);
   const g = new Graph(`mvfa_infer_${batch}x${imageSize}`);
   const image = g.input('image', [batch, 3, imageSize, imageSize]);
@@ -56,7 +63,15 @@ export async function runInference(graph: CompiledGraph, images: Float32Array, a
  * against a bank fed transposed, [D, M] (normalised, class tokens included) → Σ over levels of the upsampled
  * min(1 − cos) maps [B, S, S].
  */
-export async function compileMemorySearch(nLevels: number, batch: number, tokens: number, dim: number, bankSize: number, imageSize: number, cfg: SessionConfig = {}): Promise<CompiledGraph> {
+export async function compileMemorySearch(
+  nLevels: number,
+  batch: number,
+  tokens: number,
+  dim: number,
+  bankSize: number,
+  imageSize: number,
+  cfg: SessionConfig = {},
+): Promise<CompiledGraph> {
   const g = new Graph(`mvfa_memory_${batch}x${bankSize}`);
   const maps: Value[] = [];
   for (let j = 0; j < nLevels; j++) {
@@ -90,4 +105,3 @@ export function concatTokens(parts: Float32Array[]): Float32Array {
   }
   return out;
 }
-

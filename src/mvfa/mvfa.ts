@@ -48,7 +48,8 @@ export class Mvfa {
     const ck = await loadAdapters(adaptersPath, o.levels);
     const organ = o.organ ?? ck.info.organ;
     if (!organ) throw new Error(`${adaptersPath}: no organ name stored with these adapters; pass { organ }`);
-    const text = o.cacheDir && existsSync(clip.source) ? await cachedTextFeatures(clip, clip.source, organ, o.cacheDir) : await anomalyTextFeatures(clip, organ);
+    const text =
+      o.cacheDir && existsSync(clip.source) ? await cachedTextFeatures(clip, clip.source, organ, o.cacheDir) : await anomalyTextFeatures(clip, organ);
     const imageSize = o.imageSize ?? (ck.info.imageSize ? Number(ck.info.imageSize) : 240);
     return new Mvfa(clip, ck.adapters, text, ck.calibration ?? null, { ...o, imageSize });
   }

@@ -60,7 +60,13 @@ export class TrainingError extends Error {
 }
 
 /** Computes the frozen stream after block levels[0] for each image [3,S,S] (one graph, batch 1). */
-export async function cacheStreams(bb: Backbone, levels: readonly number[], imageSize: number, images: Float32Array[], cfg: SessionConfig = {}): Promise<Float32Array[]> {
+export async function cacheStreams(
+  bb: Backbone,
+  levels: readonly number[],
+  imageSize: number,
+  images: Float32Array[],
+  cfg: SessionConfig = {},
+): Promise<Float32Array[]> {
   checkLevels(levels, bb.vision.layers);
   const g = new Graph(`mvfa_prefix_${imageSize}`);
   const img = g.input('image', [1, 3, imageSize, imageSize]);
@@ -98,13 +104,25 @@ function batches(order: number[], size: number, groupOf: (i: number) => string):
   return out;
 }
 
-export async function trainAdapters(bb: Backbone, init: AdapterSet, text: Float32Array, samples: TrainSample[], opt: TrainOptions): Promise<{ adapters: AdapterSet; losses: StepLosses[]; state: TrainerState }> {
+export async function trainAdapters(
+  bb: Backbone,
+  init: AdapterSet,
+  text: Float32Array,
+  samples: TrainSample[],
+  opt: TrainOptions,
+): Promise<{ adapters: AdapterSet; losses: StepLosses[]; state: TrainerState }> {
   if (samples.length === 0) throw new TrainingError('no training images');
   const s = Math.round(Math.sqrt(samples[0].image.length / 3));
   const levels = init.levels;
   const batch = Math.max(1, Math.min(opt.batchSize ?? 1, samples.length));
   const adapters = cloneAdapters(init);
-  const streams = await cacheStreams(bb, levels, s, samples.map((x) => x.image), opt);
+  const streams = await cacheStreams(
+    bb,
+    levels,
+    s,
+    samples.map((x) => x.image),
+    opt,
+  );
   const tokens = streams[0].length / bb.vision.width;
   const steps = new Map<string, Awaited<ReturnType<typeof compileTrainStep>>>();
   const stepGraph = async (b: number, acOnly: boolean) => {
@@ -147,12 +165,14 @@ export async function trainAdapters(bb: Backbone, init: AdapterSet, text: Float3
         label: Float32Array.from(idx.map((i) => samples[i].label)),
       };
       if (!acOnly) {
-        feeds.mask = stack(idx.map((i) => {
-          const m = samples[i].mask;
-          const out = new Float32Array(s * s);
-          if (m) for (let p = 0; p < out.length; p++) out[p] = m[p] > 0.5 ? 1 : 0;
-          return out;
-        }));
+        feeds.mask = stack(
+          idx.map((i) => {
+            const m = samples[i].mask;
+            const out = new Float32Array(s * s);
+            if (m) for (let p = 0; p < out.length; p++) out[p] = m[p] > 0.5 ? 1 : 0;
+            return out;
+          }),
+        );
       }
       for (const head of ['seg', 'det'] as Head[]) {
         adapters[head].forEach((p, j) => {
@@ -178,7 +198,8 @@ export async function trainAdapters(bb: Backbone, init: AdapterSet, text: Float3
       for (const name of withGrad) {
         const grad = r[`grad_${name}`].data;
         for (let i = 0; i < grad.length; i++) {
-          if (!Number.isFinite(grad[i])) throw new TrainingError(`gradient of ${name} is not finite at epoch ${epoch + 1}, step ${step + 1} (images: ${names.join(', ')})`);
+          if (!Number.isFinite(grad[i]))
+            throw new TrainingError(`gradient of ${name} is not finite at epoch ${epoch + 1}, step ${step + 1} (images: ${names.join(', ')})`);
         }
         const [head, fc, j] = name.split('_') as [Head, 'fc1' | 'fc2', string];
         optims[head].step(name, adapters[head][Number(j)][fc], grad);

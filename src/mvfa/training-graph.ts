@@ -71,7 +71,10 @@ export async function compileTrainStep(bb: Backbone, spec: TrainGraphSpec, cfg: 
     byName.set(adapterInputName('det', 'fc1', j), p.fc1);
     byName.set(adapterInputName('det', 'fc2', j), p.fc2);
   });
-  const grads = gradients(loss, names.map((n) => byName.get(n)!));
+  const grads = gradients(
+    loss,
+    names.map((n) => byName.get(n)!),
+  );
   const withGrad: string[] = [];
   grads.forEach((gr, i) => {
     if (gr) {

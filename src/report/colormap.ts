@@ -169,13 +169,7 @@ function checkDims(length: number, width: number, height: number): void {
  * values mapped to the ends of the colour map (use one range for every map of a run so colours are
  * comparable), or 'auto' for this map's own min/max. NaN values become black.
  */
-export function colorize(
-  map: ScoreArray,
-  width: number,
-  height: number,
-  range: RangeSpec,
-  cmap: ColormapName = 'jet',
-): Uint8Array {
+export function colorize(map: ScoreArray, width: number, height: number, range: RangeSpec, cmap: ColormapName = 'jet'): Uint8Array {
   checkDims(map.length, width, height);
   const lut = colormapLut(cmap);
   const idx = colormapIndices(map, range);

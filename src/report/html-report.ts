@@ -3,14 +3,7 @@
 
 import { writeFileAtomic, type WriteOptions } from '../io/atomic-write.ts';
 import { colormapLut } from './colormap.ts';
-import {
-  formatDuration,
-  formatScore,
-  METRIC_DESCRIPTIONS,
-  METRIC_HEADINGS,
-  metricPercent,
-  NOT_APPLICABLE,
-} from './format.ts';
+import { formatDuration, formatScore, METRIC_DESCRIPTIONS, METRIC_HEADINGS, metricPercent, NOT_APPLICABLE } from './format.ts';
 import { escapeHtml } from './html-escape.ts';
 import { REPORT_CSS } from './html-style.ts';
 import { defaultMetricColumns } from './markdown-table.ts';
@@ -25,9 +18,7 @@ export const REPORT_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-
 const MIMES = new Set(['image/png', 'image/jpeg', 'image/webp']);
 
 function configEntries(config: ReportData['config']): (readonly [string, ConfigValue])[] {
-  return Array.isArray(config)
-    ? [...(config as readonly (readonly [string, ConfigValue])[])]
-    : Object.entries(config as Readonly<Record<string, ConfigValue>>);
+  return Array.isArray(config) ? [...(config as readonly (readonly [string, ConfigValue])[])] : Object.entries(config as Readonly<Record<string, ConfigValue>>);
 }
 
 function configText(v: ConfigValue): string {
@@ -41,9 +32,7 @@ function section(id: string, heading: string, body: string): string {
 }
 
 function configSection(data: ReportData): string {
-  const rows = configEntries(data.config).map(
-    ([k, v]) => `<tr><th scope="row">${escapeHtml(k)}</th><td>${escapeHtml(configText(v))}</td></tr>`,
-  );
+  const rows = configEntries(data.config).map(([k, v]) => `<tr><th scope="row">${escapeHtml(k)}</th><td>${escapeHtml(configText(v))}</td></tr>`);
   if (rows.length === 0) return section('config', 'Run configuration', '<p class="note">No configuration recorded.</p>');
   return section('config', 'Run configuration', `<table class="kv">\n<tbody>\n${rows.join('\n')}\n</tbody>\n</table>`);
 }
@@ -135,7 +124,11 @@ function gallerySection(data: ReportData, items: readonly GalleryItem[]): string
     );
   });
   const bar = data.heatmapScale ? colorbar(data.heatmapScale) : '';
-  return section('gallery', 'Gallery', `${bar}<p class="note">Sorted by anomaly score, highest first.</p>\n<div class="gallery">\n${figures.join('\n')}\n</div>`);
+  return section(
+    'gallery',
+    'Gallery',
+    `${bar}<p class="note">Sorted by anomaly score, highest first.</p>\n<div class="gallery">\n${figures.join('\n')}\n</div>`,
+  );
 }
 
 function generatedText(g: Date | string | undefined): string {

@@ -31,12 +31,4 @@ export { renderHtmlReport, sortGallery, writeHtmlReport, REPORT_CSP } from './ht
 export { defaultMetricColumns, markdownTable, type MarkdownTableOptions } from './markdown-table.ts';
 export { escapeHtml } from './html-escape.ts';
 export { formatDuration, formatScore, metricPercent, percent, NOT_APPLICABLE } from './format.ts';
-export type {
-  ConfigValue,
-  GalleryItem,
-  MetricKey,
-  MetricsRow,
-  ReportData,
-  RocChart,
-  StageTiming,
-} from './report-data.ts';
+export type { ConfigValue, GalleryItem, MetricKey, MetricsRow, ReportData, RocChart, StageTiming } from './report-data.ts';

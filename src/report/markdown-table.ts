@@ -14,22 +14,20 @@ export interface MarkdownTableOptions {
 
 /** Metric columns shown by default: AC and AS always, the others when some row has them. */
 export function defaultMetricColumns(rows: readonly MetricsRow[]): MetricKey[] {
-  return METRIC_KEYS.filter(
-    (k) => k === 'imageAuroc' || k === 'pixelAuroc' || rows.some((r) => r[k] !== undefined && r[k] !== null),
-  );
+  return METRIC_KEYS.filter((k) => k === 'imageAuroc' || k === 'pixelAuroc' || rows.some((r) => r[k] !== undefined && r[k] !== null));
 }
 
 function cell(text: string): string {
-  return text.replace(/\r\n|\r|\n/g, ' ').replace(/\\/g, '\\\\').replace(/\|/g, '\\|');
+  return text
+    .replace(/\r\n|\r|\n/g, ' ')
+    .replace(/\\/g, '\\\\')
+    .replace(/\|/g, '\\|');
 }
 
 /** The metrics as a GitHub-flavoured markdown table (numbers right-aligned), ending with a newline. */
 export function markdownTable(rows: readonly MetricsRow[], opts: MarkdownTableOptions = {}): string {
   const cols = opts.columns ?? defaultMetricColumns(rows);
-  const lines = [
-    `| Dataset | ${cols.map((c) => METRIC_HEADINGS[c]).join(' | ')} |`,
-    `| --- | ${cols.map(() => '---:').join(' | ')} |`,
-  ];
+  const lines = [`| Dataset | ${cols.map((c) => METRIC_HEADINGS[c]).join(' | ')} |`, `| --- | ${cols.map(() => '---:').join(' | ')} |`];
   for (const r of rows) {
     const vals = cols.map((c) => metricPercent(r[c], `${r.dataset}: ${c}`));
     lines.push(`| ${cell(r.dataset)} | ${vals.join(' | ')} |`);

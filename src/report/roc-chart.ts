@@ -15,18 +15,7 @@ export interface RocChartOptions {
 }
 
 /** Line colours used when a series gives none (matplotlib's tab10). */
-export const SERIES_COLORS: readonly string[] = [
-  '#1f77b4',
-  '#ff7f0e',
-  '#2ca02c',
-  '#d62728',
-  '#9467bd',
-  '#8c564b',
-  '#e377c2',
-  '#7f7f7f',
-  '#bcbd22',
-  '#17becf',
-];
+export const SERIES_COLORS: readonly string[] = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
@@ -77,9 +66,7 @@ export function rocChartSvg(series: readonly RocSeries[], opts: RocChartOptions 
     parts.push(`<text x="${left - 6}" y="${n2(Y(v) + 4)}" text-anchor="end">${label}</text>`);
   }
   parts.push(`<text x="${n2(left + pw / 2)}" y="${height - 8}" text-anchor="middle">False positive rate</text>`);
-  parts.push(
-    `<text x="14" y="${n2(top + ph / 2)}" text-anchor="middle" transform="rotate(-90 14 ${n2(top + ph / 2)})">True positive rate</text>`,
-  );
+  parts.push(`<text x="14" y="${n2(top + ph / 2)}" text-anchor="middle" transform="rotate(-90 14 ${n2(top + ph / 2)})">True positive rate</text>`);
   parts.push(`<line x1="${n2(X(0))}" y1="${n2(Y(0))}" x2="${n2(X(1))}" y2="${n2(Y(1))}" stroke="#999" stroke-dasharray="4 4"/>`);
   series.forEach((s, k) => {
     if (s.fpr.length !== s.tpr.length) throw new RangeError(`series '${s.name}': fpr and tpr differ in length`);

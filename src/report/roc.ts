@@ -97,11 +97,7 @@ export function rocCurve(scores: ScoreArray, labels: Uint8Array, opts: RocOption
  * move; every dropped point lies within `tolerance` (on each axis) of a kept neighbour, so at most
  * about 4 / `tolerance` points remain.
  */
-export function thinCurve(
-  fpr: ArrayLike<number>,
-  tpr: ArrayLike<number>,
-  tolerance = 1e-3,
-): { fpr: Float64Array; tpr: Float64Array } {
+export function thinCurve(fpr: ArrayLike<number>, tpr: ArrayLike<number>, tolerance = 1e-3): { fpr: Float64Array; tpr: Float64Array } {
   if (fpr.length !== tpr.length) throw new RangeError(`fpr and tpr differ in length (${fpr.length} vs ${tpr.length})`);
   if (!(tolerance >= 0)) throw new RangeError(`tolerance must be >= 0 (got ${tolerance})`);
   const n = fpr.length;

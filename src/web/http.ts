@@ -15,7 +15,16 @@ export class HttpError extends Error {
 }
 
 /** Error classes whose messages describe a problem with the user's input (bad file, bad setting): 400. */
-const INPUT_ERRORS = new Set(['ImageDecodeError', 'DicomError', 'DatasetError', 'AdapterFileError', 'ClipWeightsError', 'WeightFileError', 'GraphError', 'UsageError']);
+const INPUT_ERRORS = new Set([
+  'ImageDecodeError',
+  'DicomError',
+  'DatasetError',
+  'AdapterFileError',
+  'ClipWeightsError',
+  'WeightFileError',
+  'GraphError',
+  'UsageError',
+]);
 
 /** Status and message for any thrown value. */
 export function describeError(e: unknown): { status: number; message: string; headers: Record<string, string> } {

@@ -101,7 +101,10 @@ export class ModelHost {
     const list = kind === 'clip' ? this.allowedClip : this.allowedAdapters;
     const p = list.get(resolve(requested));
     if (p === undefined) {
-      throw new HttpError(403, `${kind === 'clip' ? 'CLIP weights' : 'adapters'} can only be loaded from the files given on the command line when the server was started (${list.size ? [...list.values()].join(', ') : 'none were given'})`);
+      throw new HttpError(
+        403,
+        `${kind === 'clip' ? 'CLIP weights' : 'adapters'} can only be loaded from the files given on the command line when the server was started (${list.size ? [...list.values()].join(', ') : 'none were given'})`,
+      );
     }
     return p;
   }
@@ -155,7 +158,14 @@ export class ModelHost {
    * Builds the model for adapters; support: images for the memory bank, or undefined for the --support folder,
    * or null for none.
    */
-  private async activate(adapters: AdapterSet, calibration: Calibration | null, organ: string, imageSize: number, source: string, support: Float32Array[] | null | undefined): Promise<void> {
+  private async activate(
+    adapters: AdapterSet,
+    calibration: Calibration | null,
+    organ: string,
+    imageSize: number,
+    source: string,
+    support: Float32Array[] | null | undefined,
+  ): Promise<void> {
     const text = await this.textFor(organ);
     const model = new Mvfa(this.clip!, adapters, text, calibration, { imageSize });
     let images = support ?? null;
@@ -172,7 +182,9 @@ export class ModelHost {
     }
     await this.releaseActive();
     this.active = { adapters, calibration, organ, imageSize, source, model, supportInputs: images };
-    this.log(`model ready: adapters ${source}, organ '${organ}', image size ${imageSize}, ${calibration ? 'calibrated' : 'no calibration'}, ${images?.length ?? 0} memory-bank images`);
+    this.log(
+      `model ready: adapters ${source}, organ '${organ}', image size ${imageSize}, ${calibration ? 'calibrated' : 'no calibration'}, ${images?.length ?? 0} memory-bank images`,
+    );
   }
 
   private async releaseActive(): Promise<void> {

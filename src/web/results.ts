@@ -89,7 +89,19 @@ export class ResultStore {
 
   csv(): string {
     const cols = ['name', 'anomaly_score', 'zero_shot_score', 'few_shot_score', 'width', 'height', 'organ', 'adapters', 'seconds', 'created', 'id'] as const;
-    const rows = this.meta.map((r) => [r.name, num(r.score), num(r.zero_det), num(r.few_det), String(r.width), String(r.height), r.organ, r.adapters, r.seconds.toFixed(3), r.created, r.id]);
+    const rows = this.meta.map((r) => [
+      r.name,
+      num(r.score),
+      num(r.zero_det),
+      num(r.few_det),
+      String(r.width),
+      String(r.height),
+      r.organ,
+      r.adapters,
+      r.seconds.toFixed(3),
+      r.created,
+      r.id,
+    ]);
     return [cols.join(','), ...rows.map((row) => row.map(csvCell).join(','))].join('\r\n') + '\r\n';
   }
 }

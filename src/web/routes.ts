@@ -54,7 +54,11 @@ export class Api {
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => {
             const waited = job.cancel();
-            reject(this.queue.busyError(`${what} did not finish within ${Math.round(this.limits.timeoutMs / 1000)} s (${waited ? 'it was still waiting for its turn' : 'it is still being computed'}); try again shortly`));
+            reject(
+              this.queue.busyError(
+                `${what} did not finish within ${Math.round(this.limits.timeoutMs / 1000)} s (${waited ? 'it was still waiting for its turn' : 'it is still being computed'}); try again shortly`,
+              ),
+            );
           }, left);
         }),
       ]);
@@ -73,7 +77,15 @@ export class Api {
     sendJson(res, 200, {
       ...this.host.status(),
       busy: this.activity,
-      queue: { length: q.pending, limit: q.limit, waiting: q.waiting, running: q.running, seconds_per_image: Number(q.avgPredictS.toFixed(3)), served: q.served, refused: q.refused },
+      queue: {
+        length: q.pending,
+        limit: q.limit,
+        waiting: q.waiting,
+        running: q.running,
+        seconds_per_image: Number(q.avgPredictS.toFixed(3)),
+        served: q.served,
+        refused: q.refused,
+      },
       training: this.training,
       trained_adapters: this.trained ? '/api/adapters' : null,
       results: this.results.size,
@@ -109,11 +121,19 @@ export class Api {
   predict: Handler = async (req, res, started) => {
     const q = queryOf(req.url ?? '');
     if (!this.host.ready) throw new HttpError(409, this.host.status().message);
-    if (this.trainingActive()) throw new HttpError(503, 'the model is being trained; images can be checked again when training has finished', { 'Retry-After': '10' });
+    if (this.trainingActive())
+      throw new HttpError(503, 'the model is being trained; images can be checked again when training has finished', { 'Retry-After': '10' });
     this.queue.checkRoom();
     let file: UploadedFile;
     if (mediaType(req) === 'multipart/form-data') {
-      const form = await parseMultipart(req, { fileBytes: this.limits.maxUploadBytes, totalBytes: this.limits.maxUploadBytes + 64 * 1024, files: 1, fileFields: PREDICT_FIELDS, fields: [], timeoutMs: this.limits.timeoutMs });
+      const form = await parseMultipart(req, {
+        fileBytes: this.limits.maxUploadBytes,
+        totalBytes: this.limits.maxUploadBytes + 64 * 1024,
+        files: 1,
+        fileFields: PREDICT_FIELDS,
+        fields: [],
+        timeoutMs: this.limits.timeoutMs,
+      });
       if (form.files.length === 0) throw new HttpError(400, "no image in the upload (send it in the form field 'image')");
       file = form.files[0];
     } else file = await readRawImage(req, this.limits.maxUploadBytes, this.limits.timeoutMs);
@@ -133,7 +153,14 @@ export class Api {
     }
     const defaults = this.host.trainingDefaults();
     const l = this.limits;
-    const form = await parseMultipart(req, { fileBytes: l.maxUploadBytes, totalBytes: l.maxTrainBytes, files: 3 * l.maxTrainFiles, fileFields: TRAIN_FIELDS, fields: ['organ', 'epochs', 'augment'], timeoutMs: l.timeoutMs });
+    const form = await parseMultipart(req, {
+      fileBytes: l.maxUploadBytes,
+      totalBytes: l.maxTrainBytes,
+      files: 3 * l.maxTrainFiles,
+      fileFields: TRAIN_FIELDS,
+      fields: ['organ', 'epochs', 'augment'],
+      timeoutMs: l.timeoutMs,
+    });
     const pick = (kind: string): TrainingUpload[] => {
       const list = form.files.filter((f) => f.field.replace(/s?\[\]$|s$/, '') === kind);
       if (list.length > l.maxTrainFiles) throw new HttpError(413, `too many ${kind} images: at most ${l.maxTrainFiles}`);
@@ -146,20 +173,36 @@ export class Api {
     const organ = checkOrgan(form.fields.get('organ') || this.host.organ || '');
     const epochsRaw = form.fields.get('epochs') ?? '5';
     const epochs = Number(epochsRaw);
-    if (!Number.isInteger(epochs) || epochs < 1 || epochs > l.maxEpochs) throw new HttpError(400, `epochs must be a whole number from 1 to ${l.maxEpochs}, got '${cleanName(epochsRaw, '')}'`);
+    if (!Number.isInteger(epochs) || epochs < 1 || epochs > l.maxEpochs)
+      throw new HttpError(400, `epochs must be a whole number from 1 to ${l.maxEpochs}, got '${cleanName(epochsRaw, '')}'`);
     const augment = (form.fields.get('augment') ?? 'mvfa') as AugmentMode;
     if (augment !== 'none' && augment !== 'mvfa') throw new HttpError(400, "augment must be 'none' or 'mvfa'");
     planFiles({ normal, abnormal, masks });
-    const progress: TrainingProgress = { ...idleProgress(), phase: 'waiting', message: 'waiting for the model to be free', epochs, started: new Date().toISOString() };
+    const progress: TrainingProgress = {
+      ...idleProgress(),
+      phase: 'waiting',
+      message: 'waiting for the model to be free',
+      epochs,
+      started: new Date().toISOString(),
+    };
     this.training = progress;
     const request = { normal, abnormal, masks, organ, epochs, augment, lr: 1e-3, seed: 111, ...defaults };
     const job = this.queue.submit('task', async () => {
       this.activity = 'training';
       try {
         const out = await this.host.train(organ, (clip, text) => trainFromUploads(clip, text, request, progress));
-        const tag = organ.replace(/[^A-Za-z0-9]+/g, '-').replace(/^-|-$/g, '').toLowerCase() || 'model';
+        const tag =
+          organ
+            .replace(/[^A-Za-z0-9]+/g, '-')
+            .replace(/^-|-$/g, '')
+            .toLowerCase() || 'model';
         this.trained = { bytes: out.bytes, name: `mvfa-adapters-${tag}-${new Date().toISOString().slice(0, 10)}.safetensors` };
-        Object.assign(progress, { phase: 'done', message: `finished: the new adapters are in use (${out.normalCount} normal images in the memory bank)`, fraction: 1, finished: new Date().toISOString() });
+        Object.assign(progress, {
+          phase: 'done',
+          message: `finished: the new adapters are in use (${out.normalCount} normal images in the memory bank)`,
+          fraction: 1,
+          finished: new Date().toISOString(),
+        });
       } catch (e) {
         const { message } = describeError(e);
         Object.assign(progress, { phase: 'failed', message: `training failed: ${message}`, error: message, finished: new Date().toISOString() });

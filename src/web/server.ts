@@ -55,7 +55,13 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const model = new ModelHost(o);
   const queue = new WorkQueue(o.queue ?? 8);
   const results = new ResultStore(o.maxResultImages ?? 256);
-  const api = new Api(model, queue, results, { maxUploadBytes: maxUpload, maxTrainBytes: 8 * maxUpload, maxTrainFiles: o.maxTrainFiles ?? 64, maxEpochs: o.maxEpochs ?? 20, timeoutMs }, log);
+  const api = new Api(
+    model,
+    queue,
+    results,
+    { maxUploadBytes: maxUpload, maxTrainBytes: 8 * maxUpload, maxTrainFiles: o.maxTrainFiles ?? 64, maxEpochs: o.maxEpochs ?? 20, timeoutMs },
+    log,
+  );
   const page = renderPage();
   const headers = securityHeaders(contentSecurityPolicy({ scriptSrc: [page.scriptHash], styleSrc: [page.styleHash] }));
 
@@ -72,7 +78,8 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   };
 
   let port = 0;
-  const allowedHosts = (): Set<string> => new Set([`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, ...(host.startsWith('127.') ? [`${host}:${port}`] : [])]);
+  const allowedHosts = (): Set<string> =>
+    new Set([`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, ...(host.startsWith('127.') ? [`${host}:${port}`] : [])]);
 
   const dispatch = async (req: IncomingMessage, res: ServerResponse, started: number): Promise<void> => {
     // Requests for a loopback server must name it (defeats DNS rebinding from web pages).
@@ -81,7 +88,8 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     if (method !== 'GET' && method !== 'HEAD') {
       // No CORS: state-changing requests from other sites are refused.
       const origin = req.headers.origin;
-      if ((origin && origin !== `http://${req.headers.host}`) || req.headers['sec-fetch-site'] === 'cross-site') throw new HttpError(403, 'requests from other web sites are refused');
+      if ((origin && origin !== `http://${req.headers.host}`) || req.headers['sec-fetch-site'] === 'cross-site')
+        throw new HttpError(403, 'requests from other web sites are refused');
     }
     const path = pathOf(req.url ?? '/');
     const m = RESULT_PNG.exec(path);
@@ -96,18 +104,21 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     await h(req, res, started);
   };
 
-  const server = createServer({ requestTimeout: timeoutMs + 10_000, headersTimeout: Math.min(30_000, timeoutMs + 5_000), maxHeaderSize: 16 * 1024 }, (req, res) => {
-    const started = Date.now();
-    for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
-    dispatch(req, res, started).catch((e: unknown) => {
-      if (!(e instanceof HttpError)) log(`error in ${req.method} ${pathOf(req.url ?? '')}: ${e instanceof Error ? e.message : String(e)}`);
-      try {
-        sendError(res, e);
-      } catch {
-        res.destroy();
-      }
-    });
-  });
+  const server = createServer(
+    { requestTimeout: timeoutMs + 10_000, headersTimeout: Math.min(30_000, timeoutMs + 5_000), maxHeaderSize: 16 * 1024 },
+    (req, res) => {
+      const started = Date.now();
+      for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+      dispatch(req, res, started).catch((e: unknown) => {
+        if (!(e instanceof HttpError)) log(`error in ${req.method} ${pathOf(req.url ?? '')}: ${e instanceof Error ? e.message : String(e)}`);
+        try {
+          sendError(res, e);
+        } catch {
+          res.destroy();
+        }
+      });
+    },
+  );
   server.maxHeadersCount = 64;
   server.keepAliveTimeout = 5000;
 

@@ -69,7 +69,11 @@ export function checkImageUpload(name: string, declared: string, data: Uint8Arra
 /** A file name safe to show and to use inside a folder: base name only, plain characters, bounded length. */
 export function cleanName(raw: string | undefined, fallback = 'image'): string {
   const base = (raw ?? '').split(/[\\/]/).pop() ?? '';
-  const clean = base.replace(/[\u0000-\u001f\u007f]/g, '').replace(/[^\p{L}\p{N}._ ()+-]/gu, '_').replace(/^\.+/, '').trim();
+  const clean = base
+    .replace(/[\u0000-\u001f\u007f]/g, '')
+    .replace(/[^\p{L}\p{N}._ ()+-]/gu, '_')
+    .replace(/^\.+/, '')
+    .trim();
   const out = clean.slice(0, 120);
   return out.length > 0 ? out : fallback;
 }

@@ -50,7 +50,19 @@ export interface TrainingProgress {
 }
 
 export function idleProgress(): TrainingProgress {
-  return { phase: 'idle', message: 'no training started', epoch: 0, epochs: 0, step: 0, steps: 0, loss: null, fraction: 0, error: null, started: null, finished: null };
+  return {
+    phase: 'idle',
+    message: 'no training started',
+    epoch: 0,
+    epochs: 0,
+    step: 0,
+    steps: 0,
+    loss: null,
+    fraction: 0,
+    error: null,
+    started: null,
+    finished: null,
+  };
 }
 
 export interface TrainingOutcome {
@@ -64,7 +76,9 @@ export interface TrainingOutcome {
 
 /** Plain file stem (ASCII letters, digits, '.', '_', '-'). */
 function safeStem(name: string): string {
-  const s = stemOf(name).replace(/[^A-Za-z0-9._-]/g, '_').replace(/^[.]+/, '');
+  const s = stemOf(name)
+    .replace(/[^A-Za-z0-9._-]/g, '_')
+    .replace(/^[.]+/, '');
   return (s || 'image').slice(0, 80);
 }
 
@@ -97,7 +111,11 @@ export function planFiles(r: Pick<TrainingRequest, 'normal' | 'abnormal' | 'mask
     masks.push(abnormal[i]);
   }
   const missing = r.abnormal.filter((_, i) => !paired.has(i)).map((u) => u.file.name);
-  if (missing.length) throw new HttpError(400, `with masks, every abnormal image needs one named like it; missing for: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}`);
+  if (missing.length)
+    throw new HttpError(
+      400,
+      `with masks, every abnormal image needs one named like it; missing for: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}`,
+    );
   return { normal, abnormal, masks };
 }
 

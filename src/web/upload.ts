@@ -90,7 +90,9 @@ export function parseMultipart(req: IncomingMessage, limits: FormLimits): Promis
     bb.on('field', (name, value) => {
       if (limits.fields.includes(name)) fields.set(name, value);
     });
-    bb.on('filesLimit', () => fail(limits.files === 1 ? new HttpError(400, 'send one image per request') : new HttpError(413, `too many files in one upload: at most ${limits.files}`)));
+    bb.on('filesLimit', () =>
+      fail(limits.files === 1 ? new HttpError(400, 'send one image per request') : new HttpError(413, `too many files in one upload: at most ${limits.files}`)),
+    );
     bb.on('partsLimit', () => fail(new HttpError(413, 'too many parts in one upload')));
     bb.on('fieldsLimit', () => fail(new HttpError(413, 'too many form fields in one upload')));
     bb.on('error', (e: Error) => fail(new HttpError(400, `malformed multipart upload: ${e.message}`)));
@@ -108,7 +110,8 @@ export function parseMultipart(req: IncomingMessage, limits: FormLimits): Promis
 /** A raw image body (Content-Type an image type, application/dicom or application/octet-stream); name from ?name=. */
 export async function readRawImage(req: IncomingMessage, limit: number, timeoutMs: number): Promise<UploadedFile> {
   const type = mediaType(req);
-  if (!acceptedType(type) || type === '') throw new HttpError(415, `requests of type '${cleanName(type) || 'none'}' are not accepted; send an image body or multipart/form-data`);
+  if (!acceptedType(type) || type === '')
+    throw new HttpError(415, `requests of type '${cleanName(type) || 'none'}' are not accepted; send an image body or multipart/form-data`);
   const q = queryOf(req.url ?? '');
   const name = cleanName(q.get('name') ?? undefined, 'upload');
   let data: Buffer;

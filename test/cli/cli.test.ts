@@ -89,7 +89,30 @@ test('embed writes [N, D] rows in input order, equal to PyTorch on PIL-decoded i
 
 test('train then predict: adapters with calibration, dumps, scores, overlays; a bad image fails alone with exit 1', async () => {
   const adapters = join(dir, 'adapters.safetensors');
-  const r = mvfa(['train', '--clip', clip, '--organ', 'breast ultrasound', '--normal', join(dir, 'normal'), '--abnormal', join(dir, 'abnormal'), '--masks', join(dir, 'masks'), '--epochs', '2', '--augment', 'none', '--levels', '1,2', '--image-size', '56', '--out', adapters, '--json']);
+  const r = mvfa([
+    'train',
+    '--clip',
+    clip,
+    '--organ',
+    'breast ultrasound',
+    '--normal',
+    join(dir, 'normal'),
+    '--abnormal',
+    join(dir, 'abnormal'),
+    '--masks',
+    join(dir, 'masks'),
+    '--epochs',
+    '2',
+    '--augment',
+    'none',
+    '--levels',
+    '1,2',
+    '--image-size',
+    '56',
+    '--out',
+    adapters,
+    '--json',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const summary = JSON.parse(r.stdout) as { steps: number; finalLoss: number };
   assert.equal(summary.steps, 12);
@@ -108,7 +131,24 @@ test('train then predict: adapters with calibration, dumps, scores, overlays; a 
   writeFileSync(broken, 'not an image');
   const dump = join(dir, 'dump');
   const out = join(dir, 'out');
-  const p = mvfa(['predict', '--clip', clip, '--adapters', adapters, '--support', join(dir, 'normal'), '--support-augment', 'none', '--dump', dump, '--out', out, '--json', ...images, broken]);
+  const p = mvfa([
+    'predict',
+    '--clip',
+    clip,
+    '--adapters',
+    adapters,
+    '--support',
+    join(dir, 'normal'),
+    '--support-augment',
+    'none',
+    '--dump',
+    dump,
+    '--out',
+    out,
+    '--json',
+    ...images,
+    broken,
+  ]);
   assert.equal(p.code, 1, p.stderr);
   assert.match(p.stderr, /broken\.png: cannot decode image/);
   const res = JSON.parse(p.stdout) as { results: { image: string; score: number }[]; failures: { input: string }[] };
@@ -130,10 +170,26 @@ test('train then predict: adapters with calibration, dumps, scores, overlays; a 
 test('predict scores DICOM files and every axial slice of a NIfTI volume, reporting the volume maximum', () => {
   const adapters = join(dir, 'adapters.safetensors');
   const med = join(repo, 'fixtures/medical');
-  const p = mvfa(['predict', '--clip', clip, '--adapters', adapters, '--json', '--quiet', join(med, 'CT_small.dcm'), join(med, 'MR_small_RLE.dcm'), join(med, 'syn_int16_slope.nii.gz'), join(med, 'MR_truncated.dcm')]);
+  const p = mvfa([
+    'predict',
+    '--clip',
+    clip,
+    '--adapters',
+    adapters,
+    '--json',
+    '--quiet',
+    join(med, 'CT_small.dcm'),
+    join(med, 'MR_small_RLE.dcm'),
+    join(med, 'syn_int16_slope.nii.gz'),
+    join(med, 'MR_truncated.dcm'),
+  ]);
   assert.equal(p.code, 1, p.stderr);
   assert.match(p.stderr, /MR_truncated\.dcm/);
-  const res = JSON.parse(p.stdout) as { results: { image: string; score: number }[]; volumes: Record<string, { slices: number; max: number }>; failures: unknown[] };
+  const res = JSON.parse(p.stdout) as {
+    results: { image: string; score: number }[];
+    volumes: Record<string, { slices: number; max: number }>;
+    failures: unknown[];
+  };
   assert.equal(res.failures.length, 1);
   const slices = res.results.filter((r) => r.image.includes('syn_int16_slope.nii.gz#z='));
   const vol = res.volumes[join(med, 'syn_int16_slope.nii.gz')];
@@ -163,7 +219,16 @@ test('metrics auroc equals scikit-learn', async () => {
   const r = mvfa(['metrics', 'auroc', '--scores', join(dir, 's.npy'), '--labels', join(dir, 'l.npy')]);
   assert.equal(r.code, 0, r.stderr);
   const got = (JSON.parse(r.stdout) as { auroc: number }).auroc;
-  const ref = Number(execFileSync('/usr/bin/python3', ['-c', `import numpy as np; from sklearn.metrics import roc_auc_score; print(repr(roc_auc_score(np.load('${join(dir, 'l.npy')}'), np.load('${join(dir, 's.npy')}'))))`], { encoding: 'utf8' }));
+  const ref = Number(
+    execFileSync(
+      '/usr/bin/python3',
+      [
+        '-c',
+        `import numpy as np; from sklearn.metrics import roc_auc_score; print(repr(roc_auc_score(np.load('${join(dir, 'l.npy')}'), np.load('${join(dir, 's.npy')}'))))`,
+      ],
+      { encoding: 'utf8' },
+    ),
+  );
   assert.ok(Math.abs(got - ref) <= 1e-12, `${got} vs ${ref}`);
 });
 
@@ -174,17 +239,66 @@ test('usage and data errors exit 2 naming the problem', () => {
   mkdirSync(join(dir, 'masks2'));
   for (const f of readdirSync(join(dir, 'masks'))) copyFileSync(join(dir, 'masks', f), join(dir, 'masks2', f));
   copyFileSync(join(dir, 'masks', readdirSync(join(dir, 'masks'))[0]), join(dir, 'masks2', 'orphan.png'));
-  const orphan = mvfa(['train', '--clip', clip, '--organ', 'x', '--normal', join(dir, 'normal'), '--abnormal', join(dir, 'abnormal'), '--masks', join(dir, 'masks2'), '--levels', '1,2', '--out', join(dir, 'o.safetensors')]);
+  const orphan = mvfa([
+    'train',
+    '--clip',
+    clip,
+    '--organ',
+    'x',
+    '--normal',
+    join(dir, 'normal'),
+    '--abnormal',
+    join(dir, 'abnormal'),
+    '--masks',
+    join(dir, 'masks2'),
+    '--levels',
+    '1,2',
+    '--out',
+    join(dir, 'o.safetensors'),
+  ]);
   assert.equal(orphan.code, 2, orphan.stderr);
   assert.match(orphan.stderr, /orphan\.png: mask without an abnormal image/);
   mkdirSync(join(dir, 'masks3'));
   const first = readdirSync(join(dir, 'masks')).sort();
   for (const f of first.slice(1)) copyFileSync(join(dir, 'masks', f), join(dir, 'masks3', f));
-  writeFileSync(join(dir, 'masks3', first[0]), readFileSync(join(repo, 'demo/BUSI_demo_AD/test/Ungood/anomaly_mask', readdirSync(join(repo, 'demo/BUSI_demo_AD/test/Ungood/anomaly_mask'))[0])));
-  const wrongSize = mvfa(['train', '--clip', clip, '--organ', 'x', '--normal', join(dir, 'normal'), '--abnormal', join(dir, 'abnormal'), '--masks', join(dir, 'masks3'), '--levels', '1,2', '--out', join(dir, 'o.safetensors')]);
+  writeFileSync(
+    join(dir, 'masks3', first[0]),
+    readFileSync(join(repo, 'demo/BUSI_demo_AD/test/Ungood/anomaly_mask', readdirSync(join(repo, 'demo/BUSI_demo_AD/test/Ungood/anomaly_mask'))[0])),
+  );
+  const wrongSize = mvfa([
+    'train',
+    '--clip',
+    clip,
+    '--organ',
+    'x',
+    '--normal',
+    join(dir, 'normal'),
+    '--abnormal',
+    join(dir, 'abnormal'),
+    '--masks',
+    join(dir, 'masks3'),
+    '--levels',
+    '1,2',
+    '--out',
+    join(dir, 'o.safetensors'),
+  ]);
   assert.equal(wrongSize.code, 2, wrongSize.stderr);
   assert.match(wrongSize.stderr, new RegExp(`${first[0].replace('.', '\\.')}: mask is \\d+×\\d+ but its image .* is \\d+×\\d+`));
-  const badLevels = mvfa(['train', '--clip', clip, '--organ', 'x', '--normal', join(dir, 'normal'), '--abnormal', join(dir, 'abnormal'), '--levels', '1,5', '--out', join(dir, 'o.safetensors')]);
+  const badLevels = mvfa([
+    'train',
+    '--clip',
+    clip,
+    '--organ',
+    'x',
+    '--normal',
+    join(dir, 'normal'),
+    '--abnormal',
+    join(dir, 'abnormal'),
+    '--levels',
+    '1,5',
+    '--out',
+    join(dir, 'o.safetensors'),
+  ]);
   assert.notEqual(badLevels.code, 0);
   assert.match(badLevels.stderr, /adapter level 5 is outside blocks 1\.\.2/);
 });

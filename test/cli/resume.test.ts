@@ -23,7 +23,28 @@ before(() => {
     copyFileSync(join(busi, 'Ungood/img', f), join(dir, 'abnormal', f));
     copyFileSync(join(busi, 'Ungood/anomaly_mask', f), join(dir, 'masks', f));
   }
-  args = ['train', '--clip', join(dir, 'tiny.safetensors'), '--organ', 'breast ultrasound', '--normal', join(dir, 'normal'), '--abnormal', join(dir, 'abnormal'), '--masks', join(dir, 'masks'), '--levels', '1,2', '--image-size', '56', '--epochs', '40', '--seed', '7', '--quiet'];
+  args = [
+    'train',
+    '--clip',
+    join(dir, 'tiny.safetensors'),
+    '--organ',
+    'breast ultrasound',
+    '--normal',
+    join(dir, 'normal'),
+    '--abnormal',
+    join(dir, 'abnormal'),
+    '--masks',
+    join(dir, 'masks'),
+    '--levels',
+    '1,2',
+    '--image-size',
+    '56',
+    '--epochs',
+    '40',
+    '--seed',
+    '7',
+    '--quiet',
+  ];
 });
 
 async function same(a: string, b: string): Promise<void> {

@@ -11,7 +11,11 @@ const FIXTURE = new URL('../../fixtures/clip/tokenizer_ids.json', import.meta.ur
 // bpe_simple_vocab_16e6.txt, each followed by "\n" (see src/clip/assets/README.md).
 const MERGES_SHA256 = '7cf6a885dcaf57e02c46d4e057b275bb08e73bbd9e96cd98cd7a64320a076b24';
 
-interface EdgeCase { text: string; clean: string; ids: number[] }
+interface EdgeCase {
+  text: string;
+  clean: string;
+  ids: number[];
+}
 interface Fixture {
   merges_gz_decompressed_sha256: string;
   prompts: [string, number[]][];
@@ -56,8 +60,13 @@ test('bundled merges: size, checksum, 48 894 well-formed rules built only from e
 
 test('vocabulary ids match the published openai/clip-vit vocab.json entries', () => {
   const published: [string, number][] = [
-    ['a</w>', 320], ['of</w>', 539], ['photo</w>', 1125], ['dog</w>', 1929], ['cat</w>', 2368],
-    ['<|startoftext|>', 49406], ['<|endoftext|>', 49407],
+    ['a</w>', 320],
+    ['of</w>', 539],
+    ['photo</w>', 1125],
+    ['dog</w>', 1929],
+    ['cat</w>', 2368],
+    ['<|startoftext|>', 49406],
+    ['<|endoftext|>', 49407],
   ];
   for (const [token, id] of published) {
     assert.equal(tok.tokenToId(token), id, token);
@@ -82,8 +91,7 @@ test('ids published alongside other CLIP tokenizer implementations', () => {
     ['Hi there', [1883, 997]],
     ['Hello, World! 123', [3306, 267, 1002, 256, 272, 273, 274]],
     ['a photo of an astronaut riding a horse on mars', [320, 1125, 539, 550, 18376, 6765, 320, 4558, 525, 7496]],
-    ['Apple CoreML developer tools on a Macbook Air are fast',
-      [3055, 19622, 5780, 10929, 5771, 525, 320, 20617, 1922, 631, 1953]],
+    ['Apple CoreML developer tools on a Macbook Air are fast', [3055, 19622, 5780, 10929, 5771, 525, 320, 20617, 1922, 631, 1953]],
     ['person working at a computer', [2533, 1699, 536, 320, 11639, 652]],
     ['sunset over mountains', [3424, 962, 5873]],
     ['code editor with syntax highlighting', [3217, 7661, 593, 3758, 3879, 17344]],
@@ -154,7 +162,10 @@ test('tokenize: a text over the context length is an error naming it, or truncat
   const { text, ids, error, truncated, tokenize_ctx16_truncate } = fixture.long;
   assert.equal(ids.length + 2 > 77, true);
   assert.deepEqual(tok.encode(text), ids);
-  assert.throws(() => tok.tokenize(['fine', text]), (err: unknown) => err instanceof Error && err.message === error);
+  assert.throws(
+    () => tok.tokenize(['fine', text]),
+    (err: unknown) => err instanceof Error && err.message === error,
+  );
   assert.deepEqual(Array.from(tok.tokenize([text], 77, true)), truncated);
   assert.equal(truncated[76], EOT_ID);
   assert.deepEqual(rowsOf(tok.tokenize(['a photo of a cat', text], 16, true), 16), tokenize_ctx16_truncate);

@@ -5,17 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  AUGMENT_COUNT,
-  AUGMENT_OPS,
-  affineGridSample,
-  augment11,
-  binarizeMask,
-  hflip,
-  translationTheta,
-  vflip,
-  type Shape3,
-} from '../../src/data/augment.ts';
+import { AUGMENT_COUNT, AUGMENT_OPS, affineGridSample, augment11, binarizeMask, hflip, translationTheta, vflip, type Shape3 } from '../../src/data/augment.ts';
 
 const PYTHON = '/usr/bin/python3';
 const REF_SCRIPT = fileURLToPath(new URL('../../scripts/fixtures/data_augment_ref.py', import.meta.url));

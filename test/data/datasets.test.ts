@@ -1,15 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  BMAD_KEYS,
-  CLASS_INDEX,
-  DATASETS,
-  DatasetError,
-  genericDatasetInfo,
-  getDataset,
-  hasMasks,
-  isBmadKey,
-} from '../../src/data/datasets.ts';
+import { BMAD_KEYS, CLASS_INDEX, DATASETS, DatasetError, genericDatasetInfo, getDataset, hasMasks, isBmadKey } from '../../src/data/datasets.ts';
 
 test('the six BMAD datasets (spec §2.2, §6.2)', () => {
   assert.deepEqual(BMAD_KEYS, ['Brain', 'Liver', 'Retina_RESC', 'Retina_OCT2017', 'Chest', 'Histopathology']);
@@ -33,14 +24,20 @@ test('the six BMAD datasets (spec §2.2, §6.2)', () => {
 test('unknown keys and generic folders', () => {
   assert.equal(isBmadKey('BUSI'), false);
   assert.equal(isBmadKey('brain'), false);
-  assert.throws(() => getDataset('BUSI'), (e: unknown) => e instanceof DatasetError && /BUSI/.test(e.message));
-  assert.deepEqual({ ...genericDatasetInfo('BUSI_AD', 'breast ultrasound', 'AC+AS') }, {
-    key: 'BUSI',
-    classIndex: null,
-    task: 'AC+AS',
-    organ: 'breast ultrasound',
-    folder: 'BUSI_AD',
-  });
+  assert.throws(
+    () => getDataset('BUSI'),
+    (e: unknown) => e instanceof DatasetError && /BUSI/.test(e.message),
+  );
+  assert.deepEqual(
+    { ...genericDatasetInfo('BUSI_AD', 'breast ultrasound', 'AC+AS') },
+    {
+      key: 'BUSI',
+      classIndex: null,
+      task: 'AC+AS',
+      organ: 'breast ultrasound',
+      folder: 'BUSI_AD',
+    },
+  );
   assert.throws(() => genericDatasetInfo('X_AD', ' ', 'AC'), DatasetError);
 });
 

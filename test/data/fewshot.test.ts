@@ -58,7 +58,9 @@ test('all 24 bundled seed lists are the spec Appendix A verbatim, K names per li
     assert.deepEqual(readdirSync(join(BUNDLED_SEED_DIR, key)).sort(), ['16-shot.txt', '2-shot.txt', '4-shot.txt', '8-shot.txt']);
     for (const k of SHOT_COUNTS) {
       const file = bundledSeedFile(key, k);
-      const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l !== '');
+      const lines = readFileSync(file, 'utf8')
+        .split('\n')
+        .filter((l) => l !== '');
       assert.deepEqual(lines, spec.get(`${key}/${k}-shot.txt`), file);
       const list = readSeedFile(file);
       assert.equal(list.abnormal.length, k, `${file} a-0`);
@@ -102,9 +104,18 @@ test('fewShotSplit resolves the bundled list against valid/ (MVFA layout, masks)
   makeTree(root, [...mvfaSplit('valid', [...n, '1_1.png'], [...a, '1_2.png']), ...mvfaSplit('test', ['t.png'], ['u.png'])]);
   const s = fewShotSplit(root, 'Liver', 4);
   assert.equal(s.seedFile, bundledSeedFile('Liver', 4));
-  assert.deepEqual(s.abnormals, a.map((x) => join(root, 'valid/Ungood/img', x)));
-  assert.deepEqual(s.normals, n.map((x) => join(root, 'valid/good/img', x)));
-  assert.deepEqual([...s.masks.values()], a.map((x) => join(root, 'valid/Ungood/anomaly_mask', x)));
+  assert.deepEqual(
+    s.abnormals,
+    a.map((x) => join(root, 'valid/Ungood/img', x)),
+  );
+  assert.deepEqual(
+    s.normals,
+    n.map((x) => join(root, 'valid/good/img', x)),
+  );
+  assert.deepEqual(
+    [...s.masks.values()],
+    a.map((x) => join(root, 'valid/Ungood/anomaly_mask', x)),
+  );
   // Same result when the key is implied by the folder name.
   assert.deepEqual(fewShotSplit(root, undefined, 4).normals, s.normals);
   assert.deepEqual(toSeedList(s), { abnormal: a, normal: n });
@@ -131,29 +142,44 @@ test("fewShotSplit: BMAD's flat AC-only layout, explicit seed files, own lists, 
   writeFileSync(seed, 'n-0: g3.png g1.png g2.png\na-0: b2.png b1.png\n');
   const g = fewShotSplit(gen, seed, 2);
   assert.equal(g.seedFile, seed);
-  assert.deepEqual(g.normals.map((p) => basename(p)), ['g3.png', 'g1.png']); // first K, list order
-  assert.deepEqual([...g.masks.keys()].map((p) => basename(p)), ['b2.png', 'b1.png']);
+  assert.deepEqual(
+    g.normals.map((p) => basename(p)),
+    ['g3.png', 'g1.png'],
+  ); // first K, list order
+  assert.deepEqual(
+    [...g.masks.keys()].map((p) => basename(p)),
+    ['b2.png', 'b1.png'],
+  );
   throwsDataset(() => fewShotSplit(gen, seed, 3), seed, 'lists 2 abnormal names, 3 needed');
   // The dataset's own list is used when no source is given, and wins over nothing else.
   makeTree(gen, ['fewshot_seed/']);
   writeFileSync(join(gen, 'fewshot_seed', '2-shot.txt'), 'a-0: b1.png b2.png\nn-0: g2.png g3.png\n');
   assert.equal(resolveSeedFile(gen, 2), join(gen, 'fewshot_seed', '2-shot.txt'));
-  assert.deepEqual(fewShotSplit(gen, undefined, 2).normals.map((p) => basename(p)), ['g2.png', 'g3.png']);
+  assert.deepEqual(
+    fewShotSplit(gen, undefined, 2).normals.map((p) => basename(p)),
+    ['g2.png', 'g3.png'],
+  );
   rmSync(join(gen, 'valid/Ungood/anomaly_mask/b2.png'));
   throwsDataset(() => fewShotSplit(gen, undefined, 2), 'missing mask', join(gen, 'valid/Ungood/anomaly_mask/b2.png'));
   assert.equal(fewShotSplit(gen, undefined, 2, { task: 'AC' }).masks.size, 0);
   throwsDataset(() => fewShotSplit(gen, undefined, 0), 'positive integer');
 });
 
-test("shared BUSI_AD: its own fewshot_seed lists resolve for K = 2, 4, 8, 16", () => {
+test('shared BUSI_AD: its own fewshot_seed lists resolve for K = 2, 4, 8, 16', () => {
   for (const k of SHOT_COUNTS) {
     const s = fewShotSplit(BUSI, undefined, k);
     const own = join(BUSI, 'fewshot_seed', `${k}-shot.txt`);
     assert.equal(s.seedFile, own);
     const lines = readFileSync(own, 'utf8').split('\n');
     const names = (prefix: string) => (lines.find((l) => l.startsWith(prefix)) ?? '').split(/\s+/).slice(1).filter(Boolean);
-    assert.deepEqual(s.abnormals, names('a-0:').map((x) => join(BUSI, 'valid/Ungood/img', x)));
-    assert.deepEqual(s.normals, names('n-0:').map((x) => join(BUSI, 'valid/good/img', x)));
+    assert.deepEqual(
+      s.abnormals,
+      names('a-0:').map((x) => join(BUSI, 'valid/Ungood/img', x)),
+    );
+    assert.deepEqual(
+      s.normals,
+      names('n-0:').map((x) => join(BUSI, 'valid/good/img', x)),
+    );
     assert.equal(s.abnormals.length, k);
     assert.equal(s.masks.size, k);
     for (const [img, mask] of s.masks) {
@@ -181,7 +207,11 @@ function mulberry32Ref(seed: number, count: number): number[] {
 test('mulberry32 matches an independent implementation', () => {
   for (const seed of [0, 1, 111, 0xdeadbeef, 2 ** 32 - 1]) {
     const r = mulberry32(seed);
-    assert.deepEqual(Array.from({ length: 50 }, () => r()), mulberry32Ref(seed, 50), `seed ${seed}`);
+    assert.deepEqual(
+      Array.from({ length: 50 }, () => r()),
+      mulberry32Ref(seed, 50),
+      `seed ${seed}`,
+    );
   }
 });
 

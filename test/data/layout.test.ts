@@ -3,15 +3,7 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DATASETS, DatasetError } from '../../src/data/datasets.ts';
-import {
-  compareCodePoints,
-  inferTask,
-  listImageNames,
-  openBmadDataset,
-  openDataset,
-  orderedItems,
-  scanSplit,
-} from '../../src/data/layout.ts';
+import { compareCodePoints, inferTask, listImageNames, openBmadDataset, openDataset, orderedItems, scanSplit } from '../../src/data/layout.ts';
 import { makeTree, mvfaSplit, tempRoot } from './tree.ts';
 
 const BUSI = resolve('../shared/data/BUSI_AD');
@@ -45,17 +37,32 @@ test('MVFA layout: sorted by code point, masks by file name, hidden/non-image fi
   const img = (split: string, cls: string, n: string) => join(root, split, cls, 'img', n);
   // Python's sorted(): code point order ('\uFF5E' < '\u{1F600}', unlike UTF-16 order).
   const order = ['10.png', '9.PNG', 'B.jpeg', '_x.tif', 'a.webp', 'b.png', '\uFF5E.png', '\u{1F600}.png'];
-  assert.deepEqual(ds.test.normals, order.map((n) => img('test', 'good', n)));
-  assert.deepEqual(ds.test.abnormals, ['y.BMP', 'z.png'].map((n) => img('test', 'Ungood', n)));
-  assert.deepEqual(ds.valid.normals, ['n1.png', 'n2.png'].map((n) => img('valid', 'good', n)));
-  assert.deepEqual(ds.valid.abnormals, ['img_u2.png', 'u1.png'].map((n) => img('valid', 'Ungood', n)));
+  assert.deepEqual(
+    ds.test.normals,
+    order.map((n) => img('test', 'good', n)),
+  );
+  assert.deepEqual(
+    ds.test.abnormals,
+    ['y.BMP', 'z.png'].map((n) => img('test', 'Ungood', n)),
+  );
+  assert.deepEqual(
+    ds.valid.normals,
+    ['n1.png', 'n2.png'].map((n) => img('valid', 'good', n)),
+  );
+  assert.deepEqual(
+    ds.valid.abnormals,
+    ['img_u2.png', 'u1.png'].map((n) => img('valid', 'Ungood', n)),
+  );
   assert.deepEqual(
     [...ds.valid.masks],
     ['img_u2.png', 'u1.png'].map((n) => [img('valid', 'Ungood', n), join(root, 'valid', 'Ungood', 'anomaly_mask', n)]),
   );
   assert.equal(ds.test.masks.get(img('test', 'Ungood', 'y.BMP')), join(root, 'test', 'Ungood', 'anomaly_mask', 'y.BMP'));
   const items = orderedItems(ds.test);
-  assert.deepEqual(items.map((i) => i.label), [0, 0, 0, 0, 0, 0, 0, 0, 1, 1]);
+  assert.deepEqual(
+    items.map((i) => i.label),
+    [0, 0, 0, 0, 0, 0, 0, 0, 1, 1],
+  );
   assert.equal(items[0].mask, null);
   assert.equal(items[9].mask, join(root, 'test', 'Ungood', 'anomaly_mask', 'z.png'));
 });
@@ -105,11 +112,7 @@ test('errors name the offending path', (t) => {
   throwsDataset(() => openDataset(root), 'missing split folder', join(root, 'valid'));
 
   root = make(full.filter((f) => f !== 'valid/Ungood/anomaly_mask/b.png'));
-  throwsDataset(
-    () => openDataset(root),
-    `missing mask ${join(root, 'valid/Ungood/anomaly_mask/b.png')}`,
-    join(root, 'valid/Ungood/img/b.png'),
-  );
+  throwsDataset(() => openDataset(root), `missing mask ${join(root, 'valid/Ungood/anomaly_mask/b.png')}`, join(root, 'valid/Ungood/img/b.png'));
 
   root = make([...full, 'test/Ungood/anomaly_mask/orphan.png']);
   throwsDataset(() => openDataset(root), 'mask without an image', join(root, 'test/Ungood/anomaly_mask/orphan.png'));

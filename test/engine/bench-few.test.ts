@@ -23,7 +23,9 @@ test('bench few: metrics equal scikit-learn on the official fusion of the dumped
   cpSync(join(busi, 'fewshot_seed'), join(ds, 'fewshot_seed'), { recursive: true });
   for (const cls of ['good', 'Ungood']) {
     mkdirSync(join(ds, 'test', cls, 'img'), { recursive: true });
-    const names = readdirSync(join(busi, 'test', cls, 'img')).sort().slice(0, 6);
+    const names = readdirSync(join(busi, 'test', cls, 'img'))
+      .sort()
+      .slice(0, 6);
     for (const n of names) copyFileSync(join(busi, 'test', cls, 'img', n), join(ds, 'test', cls, 'img', n));
     if (cls === 'Ungood') {
       mkdirSync(join(ds, 'test', cls, 'anomaly_mask'));
@@ -32,7 +34,27 @@ test('bench few: metrics equal scikit-learn on the official fusion of the dumped
   }
   const out = join(dir, 'report');
   const common = ['--clip', join(dir, 'tiny.safetensors'), '--levels', '1,2', '--image-size', '56'];
-  const r = mvfa(['bench', 'few', ...common, '--data', dir, '--dataset', 'SMALL_AD', '--organ', 'breast ultrasound', '--shots', '2', '--epochs', '1', '--out', out, '--json'], join(dir, 'cache'));
+  const r = mvfa(
+    [
+      'bench',
+      'few',
+      ...common,
+      '--data',
+      dir,
+      '--dataset',
+      'SMALL_AD',
+      '--organ',
+      'breast ultrasound',
+      '--shots',
+      '2',
+      '--epochs',
+      '1',
+      '--out',
+      out,
+      '--json',
+    ],
+    join(dir, 'cache'),
+  );
   assert.equal(r.code, 0, r.stderr);
   const res = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as {
     runs: { split: { normals: string[] }; metrics: { imageAuroc: number; pixelAuroc: number; imageMaxF1: number } }[];
@@ -45,7 +67,22 @@ test('bench few: metrics equal scikit-learn on the official fusion of the dumped
   mkdirSync(support);
   for (const p of run.split.normals) copyFileSync(p, join(support, basename(p)));
   const dump = join(dir, 'dump');
-  const p = mvfa(['predict', ...common, '--adapters', join(out, 'adapters_run0.safetensors'), '--support', support, '--dump', dump, '--quiet', join(ds, 'test/good/img'), join(ds, 'test/Ungood/img')], join(dir, 'cache'));
+  const p = mvfa(
+    [
+      'predict',
+      ...common,
+      '--adapters',
+      join(out, 'adapters_run0.safetensors'),
+      '--support',
+      support,
+      '--dump',
+      dump,
+      '--quiet',
+      join(ds, 'test/good/img'),
+      join(ds, 'test/Ungood/img'),
+    ],
+    join(dir, 'cache'),
+  );
   assert.equal(p.code, 0, p.stderr);
   const py = `
 import json, sys, os, numpy as np

@@ -21,15 +21,7 @@ interface AuproResult {
 }
 
 /** Masks with discs, rectangles, a diagonal-only chain and an empty map; ties optional in scores. */
-function syntheticCase(
-  name: string,
-  seed: number,
-  count: number,
-  width: number,
-  height: number,
-  levels: number,
-  limit: number,
-): AuproCase {
+function syntheticCase(name: string, seed: number, count: number, width: number, height: number, levels: number, limit: number): AuproCase {
   const rand = prng(seed);
   const maps: Float32Array[] = [];
   const masks: Uint8Array[] = [];
@@ -43,9 +35,7 @@ function syntheticCase(
       const disc = rand() < 0.5;
       for (let y = 0; y < height; y++) {
         for (let x = 0; x < width; x++) {
-          const inside = disc
-            ? (x - cx) ** 2 + (y - cy) ** 2 <= r * r
-            : Math.abs(x - cx) <= r && Math.abs(y - cy) <= r / 2;
+          const inside = disc ? (x - cx) ** 2 + (y - cy) ** 2 <= r * r : Math.abs(x - cx) <= r && Math.abs(y - cy) <= r / 2;
           if (inside) mask[y * width + x] = 255;
         }
       }
@@ -124,9 +114,7 @@ test('aupro matches the Python reference of the MVTec definition to 1e-9', (t) =
     if (expected.aupro_thresholds !== null) assert.ok(Math.abs(got - expected.aupro_thresholds) <= 1e-9, c.name);
   }
   assert.ok(cases.filter((c) => results[c.name].aupro_thresholds !== null).length >= 4);
-  t.diagnostic(
-    `max |aupro - reference| = ${worst.toExponential(2)}; vs float32-FPR variant ${worstMvtec.toExponential(2)}`,
-  );
+  t.diagnostic(`max |aupro - reference| = ${worst.toExponential(2)}; vs float32-FPR variant ${worstMvtec.toExponential(2)}`);
 });
 
 test('the default limit is 0.3', () => {
@@ -142,7 +130,10 @@ test('connected components equal scipy.ndimage.label with a 3x3 structure', () =
     c.masks.forEach((mask, k) => {
       const { labels, count, sizes } = labelComponents8(mask, c.width, c.height);
       assert.deepEqual(labels, expected.subarray(k * pixels, (k + 1) * pixels), `${c.name} mask ${k}`);
-      assert.equal(sizes.reduce((a, b) => a + b, 0), pixels);
+      assert.equal(
+        sizes.reduce((a, b) => a + b, 0),
+        pixels,
+      );
       regions += count;
     });
     assert.equal(regions, results[c.name].regions, c.name);
@@ -150,12 +141,7 @@ test('connected components equal scipy.ndimage.label with a 3x3 structure', () =
 });
 
 test('diagonal neighbours join a component (8-connectivity)', () => {
-  const mask = new Uint8Array([
-    1, 0, 0, 1,
-    0, 1, 0, 1,
-    0, 0, 0, 0,
-    1, 1, 0, 1,
-  ]);
+  const mask = new Uint8Array([1, 0, 0, 1, 0, 1, 0, 1, 0, 0, 0, 0, 1, 1, 0, 1]);
   const { labels, count, sizes } = labelComponents8(mask, 4, 4);
   assert.equal(count, 4);
   assert.deepEqual([...labels], [1, 0, 0, 2, 0, 1, 0, 2, 0, 0, 0, 0, 3, 3, 0, 4]);
@@ -174,7 +160,10 @@ test('radix sort orders keys stably with their payload', () => {
   const expected = [...values].sort((a, b) => keys[a] - keys[b] || a - b);
   const sorted = radixSortPairs(keys.slice(), values.slice());
   assert.deepEqual([...sorted.values], expected);
-  assert.deepEqual([...sorted.keys], expected.map((i) => keys[i]));
+  assert.deepEqual(
+    [...sorted.keys],
+    expected.map((i) => keys[i]),
+  );
 });
 
 test('aupro errors', () => {

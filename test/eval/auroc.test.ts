@@ -52,7 +52,7 @@ test('the reference set covers the intended shapes', () => {
   assert.equal(sklearn.inverted.auroc, 0);
 });
 
-test('single-class input throws sklearn\'s error message', () => {
+test("single-class input throws sklearn's error message", () => {
   let checked = 0;
   for (const c of cases) {
     const expected = sklearn[c.name];

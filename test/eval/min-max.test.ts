@@ -8,13 +8,7 @@ interface Case {
   maps: (Float32Array | Float64Array)[];
 }
 
-function makeMaps(
-  Ctor: typeof Float32Array | typeof Float64Array,
-  seed: number,
-  count: number,
-  size: number,
-  scale: number,
-): Case['maps'] {
+function makeMaps(Ctor: typeof Float32Array | typeof Float64Array, seed: number, count: number, size: number, scale: number): Case['maps'] {
   const rand = prng(seed);
   return Array.from({ length: count }, () => {
     const a = new Ctor(size);

@@ -40,10 +40,7 @@ export class ReferenceDir {
   /** Runs scripts/fixtures/<script> on this directory; throws with Python's output on failure. */
   runScript(script: string): void {
     if (!existsSync(PYTHON)) {
-      throw new Error(
-        `${PYTHON} is required for the eval reference tests ` +
-          '(apt-get install python3-sklearn python3-scipy python3-skimage)',
-      );
+      throw new Error(`${PYTHON} is required for the eval reference tests ` + '(apt-get install python3-sklearn python3-scipy python3-skimage)');
     }
     const r = spawnSync(PYTHON, [join(SCRIPTS, script), this.path], { encoding: 'utf8', timeout: 120_000 });
     if (r.status !== 0) {

@@ -10,14 +10,7 @@ export interface Case {
 
 type Gen = (rand: () => number, i: number, label: number) => number;
 
-function make(
-  name: string,
-  n: number,
-  Ctor: typeof Float32Array | typeof Float64Array,
-  positiveRate: number,
-  gen: Gen,
-  seed: number,
-): Case {
+function make(name: string, n: number, Ctor: typeof Float32Array | typeof Float64Array, positiveRate: number, gen: Gen, seed: number): Case {
   const rand = prng(seed);
   const labels = new Uint8Array(n);
   const scores = new Ctor(n);
@@ -51,14 +44,7 @@ export function scoreCases(): Case[] {
     make('inverted', 1000, Float64Array, 0.3, (r, _i, l) => 0.5 * r() + 0.5 * (1 - l), 7),
     make('signed_zeros', 1000, Float32Array, 0.5, (r) => [-0, 0, -1e-30, 1e-30, -1, 1][Math.floor(r() * 6)], 8),
     make('signed_zeros_f64', 1000, Float64Array, 0.5, (r) => [-0, 0, -1, 1][Math.floor(r() * 4)], 9),
-    make(
-      'extremes',
-      5000,
-      Float32Array,
-      0.4,
-      (r) => EXTREMES[Math.floor(r() * EXTREMES.length)],
-      10,
-    ),
+    make('extremes', 5000, Float32Array, 0.4, (r) => EXTREMES[Math.floor(r() * EXTREMES.length)], 10),
     // One dense mixed bucket near 0.5 (count tables) plus many sparse ones (sorting).
     make('wide_exponents', 60_000, Float32Array, 0.3, denseNearHalfOrWide, 11),
     make(

@@ -4,8 +4,18 @@ import { float32Bits, float32BitsToKey, keyToFloat32Bits } from '../../src/eval/
 import { prng } from './reference.ts';
 
 const SPECIAL = [
-  -Infinity, -3.4028234663852886e38, -1, -1.1754943508222875e-38, -1e-45, -0, 0, 1e-45,
-  1.1754943508222875e-38, 1, 3.4028234663852886e38, Infinity,
+  -Infinity,
+  -3.4028234663852886e38,
+  -1,
+  -1.1754943508222875e-38,
+  -1e-45,
+  -0,
+  0,
+  1e-45,
+  1.1754943508222875e-38,
+  1,
+  3.4028234663852886e38,
+  Infinity,
 ];
 
 test('keys are ordered like the float32 values, with -0 and +0 equal', () => {
@@ -32,5 +42,8 @@ test('keys round-trip to the same float32 (-0 comes back as +0)', () => {
   const back = new Float32Array(values.length);
   const backBits = float32Bits(back);
   for (let i = 0; i < values.length; i++) backBits[i] = keyToFloat32Bits(float32BitsToKey(bits[i]));
-  assert.deepEqual([...back], [...values].map((v) => (Object.is(v, -0) ? 0 : v)));
+  assert.deepEqual(
+    [...back],
+    [...values].map((v) => (Object.is(v, -0) ? 0 : v)),
+  );
 });

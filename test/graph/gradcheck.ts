@@ -36,7 +36,10 @@ export async function gradCheck(name: string, inputs: CheckInput[], f: (...xs: V
   const xs = inputs.map((s, i) => g.input(`x${i}`, s.shape));
   const y = f(...xs);
   const r = g.constant('r', rand(numel(y.shape), 777, 0.5, 1.5), y.shape);
-  const loss = reduceSum(mul(y, r), y.shape.map((_, i) => i));
+  const loss = reduceSum(
+    mul(y, r),
+    y.shape.map((_, i) => i),
+  );
   const grads = gradients(loss, xs);
   const outs: Record<string, Value> = { loss };
   grads.forEach((gv, i) => {

@@ -1,28 +1,10 @@
 // Hub cache layout: directory from the environment, snapshot/blob/ref paths, refs, cached-file lookup, snapshot links.
 import assert from 'node:assert/strict';
-import {
-  lstatSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readlinkSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import {
-  findCachedFile,
-  hubCacheDir,
-  linkSnapshot,
-  readRef,
-  refPath,
-  repoFolderName,
-  snapshotPath,
-  writeRef,
-} from '../../src/hub/cache.ts';
+import { findCachedFile, hubCacheDir, linkSnapshot, readRef, refPath, repoFolderName, snapshotPath, writeRef } from '../../src/hub/cache.ts';
 import { HubError } from '../../src/hub/errors.ts';
 import { hubFileUrl, normalizeEtag } from '../../src/hub/metadata.ts';
 
@@ -49,10 +31,7 @@ test('cache directory: HF_HUB_CACHE, then HF_HOME/hub, then ~/.cache/huggingface
 
 test('paths follow the huggingface_hub layout', () => {
   assert.equal(repoFolderName('timm/vit_large_patch14_clip_336.openai'), 'models--timm--vit_large_patch14_clip_336.openai');
-  assert.equal(
-    snapshotPath('/c', 'org/name', COMMIT, 'sub/file.json'),
-    join('/c', 'models--org--name', 'snapshots', COMMIT, 'sub', 'file.json'),
-  );
+  assert.equal(snapshotPath('/c', 'org/name', COMMIT, 'sub/file.json'), join('/c', 'models--org--name', 'snapshots', COMMIT, 'sub', 'file.json'));
   assert.equal(refPath('/c', 'org/name', 'refs/pr/8'), join('/c', 'models--org--name', 'refs', 'refs', 'pr', '8'));
 });
 

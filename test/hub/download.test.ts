@@ -2,18 +2,7 @@
 // Range after a cut connection, a server ignoring Range, corrupted bytes, offline mode and an unreachable endpoint.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import {
-  existsSync,
-  lstatSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  readlinkSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, afterEach, before, beforeEach, test } from 'node:test';
@@ -101,7 +90,10 @@ test('fresh download: snapshot symlink to the sha256 blob, refs/main, progress, 
 
   const hubReqs = hub.requests.filter((r) => r.server === 'hub');
   const cdnReqs = hub.requests.filter((r) => r.server === 'cdn');
-  assert.deepEqual(hubReqs.map((r) => [r.method, r.path]), [['HEAD', `/${REPO}/resolve/main/weights.safetensors`]]);
+  assert.deepEqual(
+    hubReqs.map((r) => [r.method, r.path]),
+    [['HEAD', `/${REPO}/resolve/main/weights.safetensors`]],
+  );
   assert.equal(hubReqs[0].authorization, 'Bearer hf_secret');
   assert.equal(cdnReqs.length, 1);
   assert.equal(cdnReqs[0].method, 'GET');

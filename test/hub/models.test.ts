@@ -6,13 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { HubError } from '../../src/hub/errors.ts';
-import {
-  KNOWN_MODELS,
-  cachedClipWeights,
-  knownModel,
-  resolveClipWeights,
-  type KnownModel,
-} from '../../src/hub/models.ts';
+import { KNOWN_MODELS, cachedClipWeights, knownModel, resolveClipWeights, type KnownModel } from '../../src/hub/models.ts';
 import { FakeHub, sha256Hex } from './hub-server.ts';
 
 const TIMM_COMMIT = '81e38efc4637de5023b10e75a7f9bd1c6fa6b010';
@@ -82,10 +76,7 @@ test('a cached file of the wrong size is passed over by the lookup and refused b
   await withDir(async (cache) => {
     sparseFile(timmSnapshot(cache), 1000);
     assert.equal(await cachedClipWeights(undefined, { cacheDir: cache }), null);
-    await assert.rejects(
-      resolveClipWeights(undefined, { cacheDir: cache, offline: true }),
-      (e: unknown) => e instanceof HubError && e.code === 'CACHE',
-    );
+    await assert.rejects(resolveClipWeights(undefined, { cacheDir: cache, offline: true }), (e: unknown) => e instanceof HubError && e.code === 'CACHE');
   });
 });
 

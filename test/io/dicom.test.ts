@@ -105,14 +105,23 @@ test('dicom: frame selection, float32 output, buffer input', async () => {
   const all = await readDicom(path, { frame: 'all' });
   const one = await readDicom(readFileSync(path), { frame: 1, dtype: 'float32', name: 'two.dcm' });
   assert.equal(one.file, 'two.dcm');
-  assert.deepEqual(one.frames.map((f) => f.index), [1]);
+  assert.deepEqual(
+    one.frames.map((f) => f.index),
+    [1],
+  );
   assert.ok(one.frames[0].pixels instanceof Float32Array);
   assert.equal(maxAbsDiff(one.frames[0].pixels, all.frames[1].pixels), 0);
   assert.ok(maxAbsDiff(all.frames[0].pixels, all.frames[1].pixels) > 0, 'the two frames differ');
   const first = await readDicom(path);
-  assert.deepEqual(first.frames.map((f) => f.index), [0]);
+  assert.deepEqual(
+    first.frames.map((f) => f.index),
+    [0],
+  );
   const rasters = dicomToRasters(all);
-  assert.deepEqual(rasters.map((x) => x.frame), [0, 1]);
+  assert.deepEqual(
+    rasters.map((x) => x.frame),
+    [0, 1],
+  );
   assert.equal(countDiff(rasters[1].raster.data, dicomToRaster(one).data), 0);
   assert.throws(() => dicomToRaster(one, { frame: 0 }), { message: 'two.dcm: frame 0 was not decoded (decoded: 1)' });
 });
@@ -140,7 +149,11 @@ test('dicom: Bits Stored masking and sign extension (PS3.5 8.1.1)', () => {
   assert.deepEqual([...out], [-1, -2048, 2047, 0x234]);
   storedToValues(Uint16Array.from([0x0fff, 0x0800, 0xf7ff, 0x1234]), { ...base, bitsStored: 12, pixelRepresentation: 0 }, out);
   assert.deepEqual([...out], [4095, 2048, 2047, 0x234]);
-  storedToValues(Uint16Array.from([0, 1, 0xffff, 0x8000]), { ...base, highBit: 15, bitsStored: 16, pixelRepresentation: 1, slope: 2, intercept: -1, rescale: true }, out);
+  storedToValues(
+    Uint16Array.from([0, 1, 0xffff, 0x8000]),
+    { ...base, highBit: 15, bitsStored: 16, pixelRepresentation: 1, slope: 2, intercept: -1, rescale: true },
+    out,
+  );
   assert.deepEqual([...out], [-1, 1, -3, -65537]);
 });
 
@@ -172,5 +185,8 @@ test('dicom: error messages name the file and the reason', async () => {
   );
   const mf = medical('SC_rgb_rle_2frame.dcm');
   await assertRejectsWith(() => readDicom(mf, { frame: 2 }), `${mf}: frame 2 out of range: the file has 2 frames`);
-  await assert.rejects(() => readDicom(plan), (e: unknown) => e instanceof DicomError && e.file === plan && e.reason === 'no pixel data (7FE0,0010)');
+  await assert.rejects(
+    () => readDicom(plan),
+    (e: unknown) => e instanceof DicomError && e.file === plan && e.reason === 'no pixel data (7FE0,0010)',
+  );
 });

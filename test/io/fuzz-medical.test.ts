@@ -36,7 +36,15 @@ function mutate(src: Uint8Array, rand: () => number): Uint8Array {
   }
 }
 
-async function fuzz(name: string, seed: number, src: Uint8Array, errClass: new (...a: never[]) => Error, parse: (b: Uint8Array) => Promise<void>, wrap: (b: Uint8Array) => Uint8Array = (b) => b, needParsed = true): Promise<{ parsed: number; rejected: number }> {
+async function fuzz(
+  name: string,
+  seed: number,
+  src: Uint8Array,
+  errClass: new (...a: never[]) => Error,
+  parse: (b: Uint8Array) => Promise<void>,
+  wrap: (b: Uint8Array) => Uint8Array = (b) => b,
+  needParsed = true,
+): Promise<{ parsed: number; rejected: number }> {
   const rand = rng(seed);
   const out = { parsed: 0, rejected: 0 };
   const base = process.memoryUsage().arrayBuffers;
@@ -47,7 +55,8 @@ async function fuzz(name: string, seed: number, src: Uint8Array, errClass: new (
       await parse(input);
       out.parsed++;
     } catch (e) {
-      if (!(e instanceof errClass) || !(e as Error).message) assert.fail(`${name} #${i}: ${e instanceof Error ? `${e.name}: ${e.message}\n${e.stack}` : String(e)}`);
+      if (!(e instanceof errClass) || !(e as Error).message)
+        assert.fail(`${name} #${i}: ${e instanceof Error ? `${e.name}: ${e.message}\n${e.stack}` : String(e)}`);
       out.rejected++;
     }
     assert.ok(Date.now() - t0 < MAX_CASE_MS, `${name} #${i}: took ${Date.now() - t0} ms`);
@@ -60,7 +69,11 @@ async function fuzz(name: string, seed: number, src: Uint8Array, errClass: new (
 
 const med = (f: string) => readFileSync(new URL(`../../fixtures/medical/${f}`, import.meta.url));
 
-for (const [file, seed] of [['CT_small.dcm', 11], ['MR_small_RLE.dcm', 12], ['syn_mono1_u8.dcm', 13]] as const) {
+for (const [file, seed] of [
+  ['CT_small.dcm', 11],
+  ['MR_small_RLE.dcm', 12],
+  ['syn_mono1_u8.dcm', 13],
+] as const) {
   test(`fuzz: DICOM ${file}`, { timeout: 120_000 }, async (t) => {
     const r = await fuzz(file, seed, med(file), DicomError, async (b) => {
       for (const { raster } of dicomToRasters(await readDicom(b, { name: file, frame: 'all' }))) {
@@ -71,14 +84,24 @@ for (const [file, seed] of [['CT_small.dcm', 11], ['MR_small_RLE.dcm', 12], ['sy
   });
 }
 
-for (const [file, seed] of [['syn_float32.nii', 21], ['syn_int16_slope.nii.gz', 22]] as const) {
+for (const [file, seed] of [
+  ['syn_float32.nii', 21],
+  ['syn_int16_slope.nii.gz', 22],
+] as const) {
   test(`fuzz: NIfTI ${file}`, { timeout: 120_000 }, async (t) => {
     // Compressed volumes: the decompressed bytes are mutated and compressed again, so the NIfTI parser is reached.
     const gz = file.endsWith('.gz');
     const src = gz ? new Uint8Array(gunzipSync(med(file))) : med(file);
-    const r = await fuzz(file, seed, src, NiftiError, async (b) => {
-      for (const s of niftiAxialSlices(await readNifti(b, {}))) assert.equal(s.data.length, s.width * s.height * s.channels);
-    }, gz ? (b) => new Uint8Array(gzipSync(b)) : undefined);
+    const r = await fuzz(
+      file,
+      seed,
+      src,
+      NiftiError,
+      async (b) => {
+        for (const s of niftiAxialSlices(await readNifti(b, {}))) assert.equal(s.data.length, s.width * s.height * s.channels);
+      },
+      gz ? (b) => new Uint8Array(gzipSync(b)) : undefined,
+    );
     t.diagnostic(`${ITERATIONS} cases: ${r.parsed} decoded, ${r.rejected} rejected with NiftiError`);
   });
 }
@@ -86,9 +109,17 @@ for (const [file, seed] of [['syn_float32.nii', 21], ['syn_int16_slope.nii.gz', 
 test('fuzz: PNG image decoding', { timeout: 120_000 }, async (t) => {
   const png = readFileSync(new URL('../../demo/BUSI_demo_AD/valid/good/img/busi_0147.png', import.meta.url));
   // PNG chunks carry CRCs, so nearly every mutation is (rightly) rejected; the point is that none crashes.
-  const r = await fuzz('busi_0147.png', 31, png, ImageDecodeError, async (b) => {
-    const img = await decodeImage(b);
-    assert.equal(img.data.length, img.width * img.height * img.channels);
-  }, undefined, false);
+  const r = await fuzz(
+    'busi_0147.png',
+    31,
+    png,
+    ImageDecodeError,
+    async (b) => {
+      const img = await decodeImage(b);
+      assert.equal(img.data.length, img.width * img.height * img.channels);
+    },
+    undefined,
+    false,
+  );
   t.diagnostic(`${ITERATIONS} cases: ${r.parsed} decoded, ${r.rejected} rejected with ImageDecodeError`);
 });

@@ -112,7 +112,11 @@ test('fuzz: raw pickle', { timeout: 60_000 }, async () => {
 });
 
 test('fuzz: npy', { timeout: 60_000 }, async () => {
-  for (const [name, seed] of [['f4.npy', 6], ['fortran_f4.npy', 7], ['big_i8.npy', 8]] as const) {
+  for (const [name, seed] of [
+    ['f4.npy', 6],
+    ['fortran_f4.npy', 7],
+    ['big_i8.npy', 8],
+  ] as const) {
     await fuzz(name, seed, readFileSync(fixture('npy', name)), (b) => {
       assert.ok(isHostTensor(decodeNpy(b, name)));
     });

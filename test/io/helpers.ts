@@ -31,7 +31,11 @@ export function assertTensorMatches(t: HostTensor | undefined, ref: TensorRefJso
   assert.ok(t, `${what}: missing`);
   assert.equal(t.dtype, ref.dtype, `${what}: dtype`);
   assert.deepEqual(t.shape, ref.shape, `${what}: shape`);
-  assert.equal(t.data.length, ref.shape.reduce((a, b) => a * b, 1), `${what}: element count`);
+  assert.equal(
+    t.data.length,
+    ref.shape.reduce((a, b) => a * b, 1),
+    `${what}: element count`,
+  );
   const want = Buffer.from(ref.b64, 'base64');
   assert.ok(Buffer.from(tensorBytes(t)).equals(want), `${what}: bytes differ`);
 }

@@ -4,15 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import {
-  IMAGE_PIXEL_LIMIT,
-  ImageDecodeError,
-  decodeImage,
-  encodePng,
-  loadImageRgb8,
-  loadImageTensor,
-  loadMask,
-} from '../../src/io/image.ts';
+import { IMAGE_PIXEL_LIMIT, ImageDecodeError, decodeImage, encodePng, loadImageRgb8, loadImageTensor, loadMask } from '../../src/io/image.ts';
 import { DATA_DIR, countDiff, makeTempDir, maxAbsDiff, readF32, readI32, runPyRef, type Job } from './image-pyref.ts';
 
 const BUSI = join(DATA_DIR, 'BUSI_AD');
@@ -79,10 +71,14 @@ test('PNG of every colour type decodes to PIL convert("RGB") bit-exactly', async
 test('loadImageTensor equals PIL convert/Resize(BICUBIC)/ToTensor (float32, exact)', async (t) => {
   const { dir, cleanup } = makeTempDir();
   try {
-    runPyRef('image_pil_ref.py', [
-      { op: 'random_png', kind: 'RGB', width: 240, height: 240, seed: 7, out: join(dir, 'sq.png') },
-      { op: 'random_png', kind: 'P', width: 100, height: 60, seed: 8, out: join(dir, 'pal.png') },
-    ], dir);
+    runPyRef(
+      'image_pil_ref.py',
+      [
+        { op: 'random_png', kind: 'RGB', width: 240, height: 240, seed: 7, out: join(dir, 'sq.png') },
+        { op: 'random_png', kind: 'P', width: 100, height: 60, seed: 8, out: join(dir, 'pal.png') },
+      ],
+      dir,
+    );
     const srcs = [...REAL_IMAGES, join(dir, 'sq.png'), join(dir, 'pal.png')];
     const jobs: Job[] = [];
     srcs.forEach((src, i) => {
@@ -114,11 +110,15 @@ test('loadImageTensor equals PIL convert/Resize(BICUBIC)/ToTensor (float32, exac
 test('loadMask equals PIL Resize(NEAREST)/ToTensor/>0.5', async (t) => {
   const { dir, cleanup } = makeTempDir();
   try {
-    runPyRef('image_pil_ref.py', [
-      { op: 'random_png', kind: 'L', width: 97, height: 131, seed: 9, out: join(dir, 'grey.png') },
-      { op: 'random_png', kind: 'L', width: 240, height: 240, seed: 10, out: join(dir, 'sq.png') },
-      { op: 'random_png', kind: 'g16low', width: 50, height: 41, seed: 11, out: join(dir, 'm16.png') },
-    ], dir);
+    runPyRef(
+      'image_pil_ref.py',
+      [
+        { op: 'random_png', kind: 'L', width: 97, height: 131, seed: 9, out: join(dir, 'grey.png') },
+        { op: 'random_png', kind: 'L', width: 240, height: 240, seed: 10, out: join(dir, 'sq.png') },
+        { op: 'random_png', kind: 'g16low', width: 50, height: 41, seed: 11, out: join(dir, 'm16.png') },
+      ],
+      dir,
+    );
     const srcs = [...REAL_MASKS, join(dir, 'grey.png'), join(dir, 'sq.png'), join(dir, 'm16.png')];
     const jobs: Job[] = [];
     srcs.forEach((src, i) => {
@@ -148,12 +148,16 @@ test('other containers: TIFF, GIF, BMP, lossless WebP exact; JPEG within 1, loss
   try {
     const rgbSrc = join(DATA_DIR, 'BrainFLAIR_masks/img/lgg_0001.png');
     const greySrc = REAL_IMAGES[0];
-    runPyRef('image_pil_ref.py', [
-      { op: 'random_png', kind: 'g16', width: 31, height: 17, seed: 12, out: join(dir, 'g16.png') },
-      { op: 'random_png', kind: 'P', width: 31, height: 17, seed: 13, out: join(dir, 'p.png') },
-      { op: 'random_png', kind: '1', width: 29, height: 17, seed: 14, out: join(dir, 'b1.png') },
-      { op: 'random_png', kind: 'RGBA', width: 31, height: 17, seed: 15, out: join(dir, 'rgba.png') },
-    ], dir);
+    runPyRef(
+      'image_pil_ref.py',
+      [
+        { op: 'random_png', kind: 'g16', width: 31, height: 17, seed: 12, out: join(dir, 'g16.png') },
+        { op: 'random_png', kind: 'P', width: 31, height: 17, seed: 13, out: join(dir, 'p.png') },
+        { op: 'random_png', kind: '1', width: 29, height: 17, seed: 14, out: join(dir, 'b1.png') },
+        { op: 'random_png', kind: 'RGBA', width: 31, height: 17, seed: 15, out: join(dir, 'rgba.png') },
+      ],
+      dir,
+    );
     const saves: [string, string, string, Record<string, unknown>, number][] = [
       // [source, output name, format, options, tolerance]
       [rgbSrc, 'rgb.tif', 'TIFF', {}, 0],
@@ -202,11 +206,21 @@ test('encodePng round-trips through PIL (grey and RGB)', async () => {
     await encodePng(grey, w, h, 1, join(dir, 'g.png'));
     const buf = await encodePng(rgb, w, h, 3);
     writeFileSync(join(dir, 'c.png'), buf);
-    const res = runPyRef('image_pil_ref.py', [
-      { op: 'raw', src: join(dir, 'g.png'), mode: 'L', out: join(dir, 'g.raw') },
-      { op: 'raw', src: join(dir, 'c.png'), out: join(dir, 'c.raw') },
-    ], dir);
-    assert.deepEqual(res.results.map((r) => r.size), [[w, h], [w, h]]);
+    const res = runPyRef(
+      'image_pil_ref.py',
+      [
+        { op: 'raw', src: join(dir, 'g.png'), mode: 'L', out: join(dir, 'g.raw') },
+        { op: 'raw', src: join(dir, 'c.png'), out: join(dir, 'c.raw') },
+      ],
+      dir,
+    );
+    assert.deepEqual(
+      res.results.map((r) => r.size),
+      [
+        [w, h],
+        [w, h],
+      ],
+    );
     assert.deepEqual(new Uint8Array(readFileSync(join(dir, 'g.raw'))), grey);
     assert.deepEqual(new Uint8Array(readFileSync(join(dir, 'c.raw'))), rgb);
     const back = await decodeImage(join(dir, 'g.png'));
@@ -261,7 +275,11 @@ test('clear errors naming the file: empty, truncated, not an image, missing, too
       ['header.png', real.subarray(0, 30), /header\.png: cannot decode image \(corrupt or truncated header\)$/],
       ['notes.png', Buffer.from('this is a text file, not an image\n'), /notes\.png: cannot decode image \(unsupported or unrecognised image format\)$/],
       ['missing.png', null, /missing\.png: cannot read file \(no such file\)$/],
-      ['huge.png', pngHeaderOnly(20000, 10000), /huge\.png: refusing to decode image \(image has 200000000 pixels \(20000x10000\), more than the limit of 178956970/],
+      [
+        'huge.png',
+        pngHeaderOnly(20000, 10000),
+        /huge\.png: refusing to decode image \(image has 200000000 pixels \(20000x10000\), more than the limit of 178956970/,
+      ],
       ['bad.bmp', Buffer.from('BM this is not really a bitmap'), /bad\.bmp: cannot decode image \(corrupt BMP header \(header size \d+\)\)$/],
       ['short.bmp', bmpHeaderOnly(10, 10), /short\.bmp: cannot decode image \(truncated BMP pixel data\)$/],
     ];

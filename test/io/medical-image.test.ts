@@ -42,19 +42,28 @@ test('detectFormat: DICM marker, NIfTI-1/-2 headers in either byte order, .nii.g
 
 test('loadMedicalImages: one named raster per DICOM frame', async () => {
   const items = await loadMedicalImages(medical('SC_rgb_rle_2frame.dcm'));
-  assert.deepEqual(items.map((i) => [i.name, i.format, i.raster.channels]), [
-    ['SC_rgb_rle_2frame.dcm#frame=0', 'dicom', 3],
-    ['SC_rgb_rle_2frame.dcm#frame=1', 'dicom', 3],
-  ]);
+  assert.deepEqual(
+    items.map((i) => [i.name, i.format, i.raster.channels]),
+    [
+      ['SC_rgb_rle_2frame.dcm#frame=0', 'dicom', 3],
+      ['SC_rgb_rle_2frame.dcm#frame=1', 'dicom', 3],
+    ],
+  );
   const img = await readDicom(medical('SC_rgb_rle_2frame.dcm'), { frame: 'all' });
   for (const k of [0, 1]) assert.equal(countDiff(items[k].raster.data, dicomToRaster(img, { frame: k }).data), 0);
   const only = await loadMedicalImages(medical('SC_rgb_rle_2frame.dcm'), { frames: 1 });
-  assert.deepEqual(only.map((i) => i.name), ['SC_rgb_rle_2frame.dcm#frame=1']);
+  assert.deepEqual(
+    only.map((i) => i.name),
+    ['SC_rgb_rle_2frame.dcm#frame=1'],
+  );
 
   // Single-frame grey CT: the raster pydicom's values give (dicom.ref.json, min..max as it has no window).
   const ref = readRef<Record<string, { raster0: string }>>('dicom.ref.json');
   const ct = await loadMedicalImages(medical('CT_small.dcm'));
-  assert.deepEqual(ct.map((i) => [i.name, i.raster.channels, i.raster.width, i.raster.height]), [['CT_small.dcm', 1, 128, 128]]);
+  assert.deepEqual(
+    ct.map((i) => [i.name, i.raster.channels, i.raster.width, i.raster.height]),
+    [['CT_small.dcm', 1, 128, 128]],
+  );
   assert.equal(countDiff(ct[0].raster.data, u8(ref['CT_small.dcm'].raster0)), 0);
 });
 
@@ -81,7 +90,10 @@ test('loadMedicalImages: ordinary images load as convert("RGB"); a slice follows
     const png = join(dir, 'slice.png');
     await encodePng(slice.raster.data, slice.raster.width, slice.raster.height, 1, png);
     const items = await loadMedicalImages(png);
-    assert.deepEqual(items.map((i) => [i.name, i.format, i.raster.channels]), [['slice.png', 'raster', 3]]);
+    assert.deepEqual(
+      items.map((i) => [i.name, i.format, i.raster.channels]),
+      [['slice.png', 'raster', 3]],
+    );
     assert.equal(countDiff(items[0].raster.data, (await loadImageRgb8(png)).data), 0);
     assert.equal(countDiff(items[0].raster.data, toRgbRaster(slice.raster).data), 0);
     // The grey slice and its PNG give the same [3, 240, 240] tensor (resize + ToTensor, and CLIP normalisation).
@@ -100,10 +112,16 @@ test('loadMedicalImages: errors name the file', async () => {
     await assert.rejects(() => loadMedicalImages(missing), { message: `${missing}: no such file` });
     const text = join(dir, 'notes.txt');
     writeFileSync(text, 'plain text\n');
-    await assert.rejects(() => loadMedicalImages(text), (e: unknown) => e instanceof Error && e.message.startsWith(`${text}: cannot decode image`));
+    await assert.rejects(
+      () => loadMedicalImages(text),
+      (e: unknown) => e instanceof Error && e.message.startsWith(`${text}: cannot decode image`),
+    );
     const bad = join(dir, 'bad.dcm');
     const ct = readFileSync(medical('CT_small.dcm'));
     writeFileSync(bad, ct.subarray(0, 3000));
-    await assert.rejects(() => loadMedicalImages(bad), (e: unknown) => e instanceof Error && e.message.startsWith(`${bad}: truncated or corrupt DICOM data`));
+    await assert.rejects(
+      () => loadMedicalImages(bad),
+      (e: unknown) => e instanceof Error && e.message.startsWith(`${bad}: truncated or corrupt DICOM data`),
+    );
   });
 });

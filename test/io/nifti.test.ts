@@ -159,7 +159,10 @@ test('nifti: error messages name the file and the reason', async () => {
   });
   const rgb = medical('syn_rgb24.nii');
   await assertRejectsWith(() => readNifti(rgb), `${rgb}: unsupported NIfTI datatype 128 (RGB24)`);
-  await assert.rejects(() => readNifti(rgb), (e: unknown) => e instanceof NiftiError && e.file === rgb);
+  await assert.rejects(
+    () => readNifti(rgb),
+    (e: unknown) => e instanceof NiftiError && e.file === rgb,
+  );
   const v = await readNifti(medical('functional.nii'));
   assert.throws(() => niftiAxialSlices(v, { volume: 20 }), { message: `${medical('functional.nii')}: volume 20 out of range: the image has 20 volumes` });
 });

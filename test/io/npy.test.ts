@@ -14,7 +14,16 @@ interface NpyRef {
 const ref = readJson<Record<string, NpyRef>>(fixture('npy', 'npy.ref.json'));
 
 const DTYPE_OF: Record<string, string> = {
-  f4: 'float32', f8: 'float64', f2: 'float16', i8: 'int64', i4: 'int32', i2: 'int16', i1: 'int8', u1: 'uint8', b1: 'bool', u2: 'bfloat16',
+  f4: 'float32',
+  f8: 'float64',
+  f2: 'float16',
+  i8: 'int64',
+  i4: 'int32',
+  i2: 'int16',
+  i1: 'int8',
+  u1: 'uint8',
+  b1: 'bool',
+  u2: 'bfloat16',
 };
 
 test('reads numpy-written files of every dtype, big-endian, Fortran order, and header versions 1–3', async () => {
@@ -92,11 +101,17 @@ test('malformed .npy files give clear errors naming the file', async () => {
     [good.subarray(0, good.length - 3), 'shape (2, 2) needs 16 data bytes but the file has 13 (truncated?)'],
     [Buffer.concat([good, Buffer.alloc(4)]), 'shape (2, 2) needs 16 data bytes but the file has 20'],
     [header("{'descr': '<c8', 'fortran_order': False, 'shape': (1,), }"), "unsupported dtype '<c8' (supported: f4, f8, f2, i8, i4, i2, i1, u1, b1, u2)"],
-    [header("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (1,), }"), 'unsupported dtype descr [["a","<f4"]] (structured arrays are not supported)'],
+    [
+      header("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (1,), }"),
+      'unsupported dtype descr [["a","<f4"]] (structured arrays are not supported)',
+    ],
     [header("{'descr': '<f4', 'fortran_order': False, 'shape': (-1,), }"), "'shape' must be a tuple of non-negative integers"],
     [header("{'descr': '<f4', 'fortran_order': 0, 'shape': (1,), }"), "'fortran_order' must be True or False"],
     [header("{'descr': '<f4', 'fortran_order': False, 'shape': (1,)"), /^malformed \.npy header: expected ',' or '}' at character \d+ of the header$/],
-    [header("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999,), }"), 'shape (99999999999) needs 399999999996 data bytes but the file has 0 (truncated?)'],
+    [
+      header("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999,), }"),
+      'shape (99999999999) needs 399999999996 data bytes but the file has 0 (truncated?)',
+    ],
     [Buffer.from('\x93NUMPY\x04\x00\x00\x00', 'latin1'), 'unsupported .npy format version 4.0'],
   ];
   for (const [bytes, msg] of cases) {

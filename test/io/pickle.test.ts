@@ -135,7 +135,10 @@ test('other globals and opcodes that could reach code are refused', () => {
     assert.throws(() => unpickle(bytes, opts()), { message: `test.pkl: ${msg} (only tensor data is allowed)` });
   }
   // REDUCE/NEWOBJ only on accepted callables; BUILD only where state is data
-  assert.throws(() => unpickle(P(0x80, 2, ']', ')', 'R.'), opts()), /test\.pkl: malformed pickle at byte 5: REDUCE on list\/tuple, which is not an accepted callable/);
+  assert.throws(
+    () => unpickle(P(0x80, 2, ']', ')', 'R.'), opts()),
+    /test\.pkl: malformed pickle at byte 5: REDUCE on list\/tuple, which is not an accepted callable/,
+  );
   assert.throws(() => unpickle(P(0x80, 2, 'ctorch\nFloatStorage\n', ')', 'R.'), opts()), /REDUCE on torch\.FloatStorage, which is not an accepted callable/);
   assert.throws(() => unpickle(P(0x80, 2, 'ccollections\nOrderedDict\n', ')', 0x81, 'X', 1, 0, 0, 0, 's', 'b.'), opts()), /BUILD state string on dict/);
   assert.throws(() => unpickle(P(0x80, 2, ']', 'N', 'b.'), opts()), /BUILD on list\/tuple/);
@@ -162,11 +165,18 @@ test('resource limits: stack, memo, mark nesting, integer size, declared lengths
   assert.throws(() => unpickle(P(0x80, 2, 0x8b, 0xff, 0xff, 0xff, 0x7f, '.'), opts()), /integer of 2147483647 bytes is too large/);
   // an 8-byte length far beyond the data is a truncation error, not an allocation
   const huge = P(0x80, 4, 0x8d, 0, 0, 0, 0, 0, 0, 0, 0x10, '.');
-  assert.throws(() => unpickle(huge, opts()), (e: unknown) => e instanceof PickleTruncatedError && /BINUNICODE8 at byte 11 needs/.test((e as Error).message));
+  assert.throws(
+    () => unpickle(huge, opts()),
+    (e: unknown) => e instanceof PickleTruncatedError && /BINUNICODE8 at byte 11 needs/.test((e as Error).message),
+  );
   assert.throws(() => unpickle(P(0x80, 2, 'h', 5, '.'), opts()), /memo key 5 not found/);
   assert.throws(() => unpickle(P(0x80, 2, 'a.'), opts()), /stack underflow/);
   assert.throws(() => unpickle(P(0x80, 2, '(N', 'u.'), opts()), /odd number of items for SETITEMS/);
-  for (const bad of [P(0x80, 2, 'e.'), P(0x80, 2, 'N1.')]) assert.throws(() => unpickle(bad, opts()), (e: unknown) => e instanceof WeightFileError);
+  for (const bad of [P(0x80, 2, 'e.'), P(0x80, 2, 'N1.')])
+    assert.throws(
+      () => unpickle(bad, opts()),
+      (e: unknown) => e instanceof WeightFileError,
+    );
 });
 
 test('sequential pickles: unpickle returns the end offset', () => {

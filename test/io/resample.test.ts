@@ -169,7 +169,12 @@ test('torch antialiased interpolate parity (bicubic/bilinear, float32)', (t) => 
 test('torch antialias weights match torch (one-hot probe)', (t) => {
   const { dir, cleanup } = makeTempDir();
   try {
-    const pairs: [number, number, 'bicubic' | 'bilinear'][] = [[24, 17, 'bicubic'], [7, 10, 'bicubic'], [64, 9, 'bicubic'], [31, 12, 'bilinear']];
+    const pairs: [number, number, 'bicubic' | 'bilinear'][] = [
+      [24, 17, 'bicubic'],
+      [7, 10, 'bicubic'],
+      [64, 9, 'bicubic'],
+      [31, 12, 'bilinear'],
+    ];
     const jobs: Job[] = pairs.map(([a, b, mode], i) => ({ op: 'aa_weights', n_in: a, n_out: b, mode, out: join(dir, `w${i}.f32`) }));
     runPyRef('image_torch_ref.py', jobs, dir);
     pairs.forEach(([nIn, nOut, mode], i) => {
@@ -196,12 +201,18 @@ test('bilinear align_corners=True matrix and separable application match torch',
       { op: 'align', c: 3, h: 9, w: 13, oh: 20, ow: 7, seed: 6, input: join(dir, 'b_in.f32'), out: join(dir, 'b_out.f32') },
     ];
     runPyRef('image_torch_ref.py', jobs, dir);
-    for (const [file, nIn, nOut] of [['m17.f32', 17, 240], ['m5.f32', 5, 3]] as const) {
+    for (const [file, nIn, nOut] of [
+      ['m17.f32', 17, 240],
+      ['m5.f32', 5, 3],
+    ] as const) {
       const err = maxAbsDiff(bilinearAlignCornersMatrix(nIn, nOut), readF32(join(dir, file)));
       t.diagnostic(`matrix ${nIn}->${nOut}: max abs err ${err}`);
       assert.ok(err <= 1e-7, `matrix ${nIn}->${nOut}: ${err}`);
     }
-    for (const [tag, c, h, w, oh, ow] of [['a', 2, 17, 17, 240, 240], ['b', 3, 9, 13, 20, 7]] as const) {
+    for (const [tag, c, h, w, oh, ow] of [
+      ['a', 2, 17, 17, 240, 240],
+      ['b', 3, 9, 13, 20, 7],
+    ] as const) {
       const got = resizeBilinearAlignCornersFloat32(readF32(join(dir, `${tag}_in.f32`)), c, h, w, oh, ow);
       const ref = readF32(join(dir, `${tag}_out.f32`));
       const err = maxAbsDiff(got, ref);

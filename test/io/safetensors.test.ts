@@ -3,13 +3,7 @@ import fs, { readFileSync, readdirSync, truncateSync, writeFileSync } from 'node
 import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import {
-  decodeSafetensors,
-  encodeSafetensors,
-  openSafetensors,
-  readSafetensors,
-  writeSafetensors,
-} from '../../src/io/safetensors.ts';
+import { decodeSafetensors, encodeSafetensors, openSafetensors, readSafetensors, writeSafetensors } from '../../src/io/safetensors.ts';
 import type { HostTensor } from '../../src/io/tensor.ts';
 import { assertRejectsWith, assertTensorMatches, fixture, readJson, runPython, withTempDir, type TensorRefJson } from './helpers.ts';
 
@@ -80,11 +74,7 @@ test('re-encoding the parsed Python file gives identical bytes (key order, heade
 
 test('encoder output equals the reference library test vectors', () => {
   const t = (shape: number[]): HostTensor => ({ dtype: 'float32', shape, data: new Float32Array([0, 1, 2, 3, 4, 5]) });
-  const expect1 = Buffer.concat([
-    u64le(64),
-    Buffer.from('{"attn.0":{"dtype":"F32","shape":[1,2,3],"data_offsets":[0,24]}}'),
-    f32bytes([0, 1, 2, 3, 4, 5]),
-  ]);
+  const expect1 = Buffer.concat([u64le(64), Buffer.from('{"attn.0":{"dtype":"F32","shape":[1,2,3],"data_offsets":[0,24]}}'), f32bytes([0, 1, 2, 3, 4, 5])]);
   assert.ok(Buffer.from(encodeSafetensors({ 'attn.0': t([1, 2, 3]) })).equals(expect1));
   const expect2 = Buffer.concat([
     u64le(72),
@@ -93,7 +83,9 @@ test('encoder output equals the reference library test vectors', () => {
   ]);
   assert.ok(Buffer.from(encodeSafetensors(new Map([['attn0', t([1, 1, 2, 3])]]))).equals(expect2));
   assert.deepEqual([...encodeSafetensors({})], [8, 0, 0, 0, 0, 0, 0, 0, 123, 125, 32, 32, 32, 32, 32, 32]);
-  assert.ok(Buffer.from(encodeSafetensors({}, { framework: 'pt' })).equals(Buffer.concat([u64le(40), Buffer.from('{"__metadata__":{"framework":"pt"}}     ')])));
+  assert.ok(
+    Buffer.from(encodeSafetensors({}, { framework: 'pt' })).equals(Buffer.concat([u64le(40), Buffer.from('{"__metadata__":{"framework":"pt"}}     ')])),
+  );
 });
 
 function allDtypes(): Map<string, HostTensor> {
@@ -116,7 +108,7 @@ test('written files round-trip and are read identically by the Python reader', a
   await withTempDir(async (dir) => {
     const path = join(dir, 'out.safetensors');
     const tensors = allDtypes();
-    await writeSafetensors(path, tensors, { format: 'pt', 'ü': 'x"y' });
+    await writeSafetensors(path, tensors, { format: 'pt', ü: 'x"y' });
     const back = await readSafetensors(path);
     assert.equal(back.size, tensors.size);
     for (const [k, t] of tensors) assert.deepEqual(back.get(k), t, k);
@@ -125,7 +117,7 @@ test('written files round-trip and are read identically by the Python reader', a
       tensors: Record<string, TensorRefJson>;
       rewrite_identical: boolean;
     };
-    assert.deepEqual(py.metadata, { format: 'pt', 'ü': 'x"y' });
+    assert.deepEqual(py.metadata, { format: 'pt', ü: 'x"y' });
     assert.equal(py.rewrite_identical, true, 'python writer would produce different bytes');
     assert.deepEqual(Object.keys(py.tensors).sort(), [...tensors.keys()].sort());
     for (const [k, r] of Object.entries(py.tensors)) assertTensorMatches(tensors.get(k), r, k);
@@ -154,14 +146,38 @@ test('writer refuses to overwrite unless asked, and stays atomic', async () => {
 test('malformed files give errors naming the file and the key', async () => {
   await withTempDir(async (dir) => {
     const cases: [string, Buffer, string][] = [
-      ['out_of_range', craft('{"w":{"dtype":"F32","shape":[250],"data_offsets":[0,1000]}}', f32bytes([1, 2, 3, 4])), 'w: data_offsets [0, 1000] out of range: the data section has 16 bytes'],
+      [
+        'out_of_range',
+        craft('{"w":{"dtype":"F32","shape":[250],"data_offsets":[0,1000]}}', f32bytes([1, 2, 3, 4])),
+        'w: data_offsets [0, 1000] out of range: the data section has 16 bytes',
+      ],
       ['unknown_dtype', craft('{"w":{"dtype":"Q7","shape":[1],"data_offsets":[0,4]}}', f32bytes([1])), "w: unknown dtype 'Q7'"],
-      ['unsupported_dtype', craft('{"w":{"dtype":"U32","shape":[1],"data_offsets":[0,4]}}', f32bytes([1])), "w: unsupported dtype 'U32' (supported: BOOL, U8, I8, I16, F16, BF16, I32, F32, F64, I64)"],
-      ['overlap', craft('{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}', f32bytes([1, 2, 3])), "b: data_offsets [4, 12] overlap tensor 'a' (which ends at 8)"],
-      ['gap', craft('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}', f32bytes([1, 2, 3])), 'b: data_offsets [8, 12] leave a gap of 4 unused bytes before it'],
-      ['size_mismatch', craft('{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}', f32bytes([1, 2])), 'w: shape [3] of F32 needs 12 bytes but data_offsets [0, 8] span 8'],
+      [
+        'unsupported_dtype',
+        craft('{"w":{"dtype":"U32","shape":[1],"data_offsets":[0,4]}}', f32bytes([1])),
+        "w: unsupported dtype 'U32' (supported: BOOL, U8, I8, I16, F16, BF16, I32, F32, F64, I64)",
+      ],
+      [
+        'overlap',
+        craft('{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}', f32bytes([1, 2, 3])),
+        "b: data_offsets [4, 12] overlap tensor 'a' (which ends at 8)",
+      ],
+      [
+        'gap',
+        craft('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}', f32bytes([1, 2, 3])),
+        'b: data_offsets [8, 12] leave a gap of 4 unused bytes before it',
+      ],
+      [
+        'size_mismatch',
+        craft('{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}', f32bytes([1, 2])),
+        'w: shape [3] of F32 needs 12 bytes but data_offsets [0, 8] span 8',
+      ],
       ['bad_shape', craft('{"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}', f32bytes([1])), "w: 'shape' must be an array of non-negative integers"],
-      ['trailing', craft('{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}', f32bytes([1, 2])), 'tensors cover 4 bytes but the data section has 8 bytes (truncated or trailing data)'],
+      [
+        'trailing',
+        craft('{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}', f32bytes([1, 2])),
+        'tensors cover 4 bytes but the data section has 8 bytes (truncated or trailing data)',
+      ],
       ['huge_header', Buffer.concat([u64le(2 ** 40), Buffer.from('{}')]), 'safetensors header length 1099511627776 is too large (limit 100000000)'],
       ['bad_json', craft('{"w":'), /^safetensors header is not valid JSON: /],
       ['not_utf8', craft('{"\xff":1}').fill(0xff, 10, 11), 'safetensors header is not valid UTF-8'],
@@ -172,7 +188,10 @@ test('malformed files give errors naming the file and the key', async () => {
     for (const [name, bytes, msg] of cases) {
       const path = join(dir, `${name}.safetensors`);
       writeFileSync(path, bytes);
-      await assertRejectsWith(() => readSafetensors(path), typeof msg === 'string' ? `${path}: ${msg}` : new RegExp(`^${path}: ${(msg as RegExp).source.slice(1)}`));
+      await assertRejectsWith(
+        () => readSafetensors(path),
+        typeof msg === 'string' ? `${path}: ${msg}` : new RegExp(`^${path}: ${(msg as RegExp).source.slice(1)}`),
+      );
     }
   });
 });
@@ -204,7 +223,10 @@ test('a file shrunk after opening fails on read with the key named', async () =>
     const f = await openSafetensors(path);
     try {
       truncateSync(path, 200);
-      assert.throws(() => f.read('mask'), (e: Error) => e.message.startsWith(`${path}: mask: unexpected end of file while reading tensor 'mask'`));
+      assert.throws(
+        () => f.read('mask'),
+        (e: Error) => e.message.startsWith(`${path}: mask: unexpected end of file while reading tensor 'mask'`),
+      );
     } finally {
       f.close();
     }

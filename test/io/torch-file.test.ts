@@ -3,14 +3,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { isHostTensor, type HostTensor } from '../../src/io/tensor.ts';
-import {
-  flattenStateDict,
-  isTorchScriptObject,
-  readTorchFile,
-  readTorchFileWithFormat,
-  readTorchStateDict,
-  type TorchValue,
-} from '../../src/io/torch-file.ts';
+import { flattenStateDict, isTorchScriptObject, readTorchFile, readTorchFileWithFormat, readTorchStateDict, type TorchValue } from '../../src/io/torch-file.ts';
 import { assertRejectsWith, assertTensorMatches, fixture, readJson, withTempDir, type TensorRefJson } from './helpers.ts';
 
 const STATE = fixture('torch_state_dict.pt');
@@ -66,7 +59,10 @@ for (const kind of ['scripted', 'traced'] as const) {
   test(`TorchScript (${kind}): flat names, order and values equal module.state_dict()`, async () => {
     const path = fixture(`torchscript_${kind}.pt`);
     const sd = await readTorchStateDict(path);
-    assert.deepEqual([...sd.keys()], scriptRef[kind].map(([k]) => k));
+    assert.deepEqual(
+      [...sd.keys()],
+      scriptRef[kind].map(([k]) => k),
+    );
     for (const [k, r] of scriptRef[kind]) assertTensorMatches(sd.get(k), r, k);
     assert.equal((await readTorchFileWithFormat(path)).format, 'torchscript');
   });
@@ -141,10 +137,7 @@ test('truncated zip and legacy files fail with errors naming the file', async ()
 
 test('a storage entry with the wrong size is reported with its entry name', async () => {
   const path = fixture('bad_storage_size.pt');
-  await assertRejectsWith(
-    () => readTorchFile(path),
-    `${path}: bad_storage_size/data/0: storage of 4 float32 elements needs 16 bytes but the entry has 8`,
-  );
+  await assertRejectsWith(() => readTorchFile(path), `${path}: bad_storage_size/data/0: storage of 4 float32 elements needs 16 bytes but the entry has 8`);
   await withTempDir(async (dir) => {
     const other = join(dir, 'x.pt');
     writeFileSync(other, Buffer.from('not a torch file at all'));
@@ -170,7 +163,9 @@ test('a central directory claiming a huge storage is rejected before anything is
     writeFileSync(path, bytes);
     await assertRejectsWith(
       () => readTorchStateDict(path),
-      new RegExp(`^${path}: bad_storage_size/data/0: entry data \\(2147483647 bytes at offset \\d+\\) runs past the end of the file \\(\\d+ bytes; truncated\\?\\)$`),
+      new RegExp(
+        `^${path}: bad_storage_size/data/0: entry data \\(2147483647 bytes at offset \\d+\\) runs past the end of the file \\(\\d+ bytes; truncated\\?\\)$`,
+      ),
     );
   });
 });
@@ -184,11 +179,29 @@ test('big-endian archives (byteorder entry) are converted', async () => {
 test('flattenStateDict: lists, non-string keys, custom separator, duplicates and cycles', () => {
   const t = (v: number): HostTensor => ({ dtype: 'float32', shape: [1], data: new Float32Array([v]) });
   const obj: TorchValue = new Map<TorchValue, TorchValue>([
-    ['layers', [t(1), new Map<TorchValue, TorchValue>([[0, t(2)], ['x', 'skip me']])]],
+    [
+      'layers',
+      [
+        t(1),
+        new Map<TorchValue, TorchValue>([
+          [0, t(2)],
+          ['x', 'skip me'],
+        ]),
+      ],
+    ],
     ['top', t(3)],
   ]);
   assert.deepEqual([...flattenStateDict(obj, '/').keys()], ['layers/0', 'layers/1/0', 'top']);
-  assert.throws(() => flattenStateDict(new Map<TorchValue, TorchValue>([['a.b', t(1)], ['a', new Map([['b', t(2)]])]])), /duplicate tensor name 'a.b'/);
+  assert.throws(
+    () =>
+      flattenStateDict(
+        new Map<TorchValue, TorchValue>([
+          ['a.b', t(1)],
+          ['a', new Map([['b', t(2)]])],
+        ]),
+      ),
+    /duplicate tensor name 'a.b'/,
+  );
   const cyc: TorchValue[] = [];
   cyc.push(cyc);
   assert.throws(() => flattenStateDict(cyc), /cyclic object graph/);

@@ -30,8 +30,14 @@ for (const loss of ['code', 'paper'] as LossVariant[]) {
     const a = new Float32Array(32).map(() => rnd() - 0.5);
     const b = a.map((v) => v + (rnd() - 0.5) * 0.3);
     const n = (v: Float32Array) => v.map((x) => x / Math.hypot(...v));
-    const mask = new Float32Array(S * S).map((_, i) => ((i % S) > 20 && (i % S) < 40 && i > 20 * S && i < 40 * S ? 1 : 0));
-    const feeds: Record<string, Float32Array> = { stream: new Float32Array(17 * 128).map(() => rnd() * 2 - 1), text: new Float32Array([...n(a), ...n(b)]), label: Float32Array.of(1), mask, ...adapterFeeds(ad) };
+    const mask = new Float32Array(S * S).map((_, i) => (i % S > 20 && i % S < 40 && i > 20 * S && i < 40 * S ? 1 : 0));
+    const feeds: Record<string, Float32Array> = {
+      stream: new Float32Array(17 * 128).map(() => rnd() * 2 - 1),
+      text: new Float32Array([...n(a), ...n(b)]),
+      label: Float32Array.of(1),
+      mask,
+      ...adapterFeeds(ad),
+    };
     const base = await graph.run(feeds);
     let worst = 0;
     for (const name of ['seg_fc1_0', 'det_fc1_1', 'seg_fc2_0', 'det_fc2_0']) {

@@ -29,7 +29,28 @@ let masks: Float32Array;
 const labels = Float32Array.from([1, 0, 1]);
 
 function py(args: string[], out: string): void {
-  execFileSync('/usr/bin/python3', [fx('mvfa_ref.py'), '--clip', join(dir, 'tiny.pth'), '--text', join(dir, 'text.npy'), '--levels', LEVELS, '--image-size', String(S), '--bottleneck', '32', '--images', join(dir, 'images.npy'), '--out', join(dir, out), ...args], { stdio: 'inherit' });
+  execFileSync(
+    '/usr/bin/python3',
+    [
+      fx('mvfa_ref.py'),
+      '--clip',
+      join(dir, 'tiny.pth'),
+      '--text',
+      join(dir, 'text.npy'),
+      '--levels',
+      LEVELS,
+      '--image-size',
+      String(S),
+      '--bottleneck',
+      '32',
+      '--images',
+      join(dir, 'images.npy'),
+      '--out',
+      join(dir, out),
+      ...args,
+    ],
+    { stdio: 'inherit' },
+  );
 }
 async function npy(path: string): Promise<Float32Array> {
   return toFloat32(await readNpy(path));
@@ -100,11 +121,35 @@ function relL2(a: Float32Array, b: Float32Array): number {
 for (const acOnly of [false, true]) {
   test(`one training epoch matches PyTorch (${acOnly ? 'AC-only' : 'focal+dice+BCE'})`, async (t) => {
     const out = acOnly ? 'train_ac' : 'train';
-    py(['--adapters', join(dir, 'pred', 'init.safetensors'), '--masks', join(dir, 'masks.npy'), '--labels', join(dir, 'labels.npy'), '--lr', '1e-3', ...(acOnly ? ['--ac-only'] : []), 'train'], out);
+    py(
+      [
+        '--adapters',
+        join(dir, 'pred', 'init.safetensors'),
+        '--masks',
+        join(dir, 'masks.npy'),
+        '--labels',
+        join(dir, 'labels.npy'),
+        '--lr',
+        '1e-3',
+        ...(acOnly ? ['--ac-only'] : []),
+        'train',
+      ],
+      out,
+    );
     const refLosses = JSON.parse(readFileSync(join(dir, out, 'losses.json'), 'utf8')) as { steps: { total: number }[] };
     const trained = (await loadAdapters(join(dir, out, 'trained.safetensors'), [1, 2, 3, 4])).adapters;
-    const samples: TrainSample[] = Array.from({ length: N }, (_, i) => ({ name: `img${i}`, image: img(i), mask: masks.subarray(i * S * S, (i + 1) * S * S), label: labels[i] as 0 | 1 }));
-    const r = await trainAdapters({ weights: clip.weights, vision: clip.config.vision, activation: clip.activation }, init, text, samples, { epochs: 1, lr: 1e-3, acOnly, shuffle: false });
+    const samples: TrainSample[] = Array.from({ length: N }, (_, i) => ({
+      name: `img${i}`,
+      image: img(i),
+      mask: masks.subarray(i * S * S, (i + 1) * S * S),
+      label: labels[i] as 0 | 1,
+    }));
+    const r = await trainAdapters({ weights: clip.weights, vision: clip.config.vision, activation: clip.activation }, init, text, samples, {
+      epochs: 1,
+      lr: 1e-3,
+      acOnly,
+      shuffle: false,
+    });
     let worstLoss = 0;
     r.losses.forEach((l, i) => (worstLoss = Math.max(worstLoss, Math.abs(l.total - refLosses.steps[i].total) / Math.abs(refLosses.steps[i].total))));
     assert.equal(r.losses.length, refLosses.steps.length);
@@ -118,8 +163,14 @@ for (const acOnly of [false, true]) {
           const theirs = trained[head][j][fc];
           const frozen = (fc === 'fc2' && j === 3) || (acOnly && head === 'seg');
           if (frozen) {
-            assert.ok(ours.every((v, i) => v === w0[i]), `${head}.${j}.${fc} must stay bit-identical`);
-            assert.ok(theirs.every((v, i) => v === w0[i]), `reference ${head}.${j}.${fc} must stay bit-identical`);
+            assert.ok(
+              ours.every((v, i) => v === w0[i]),
+              `${head}.${j}.${fc} must stay bit-identical`,
+            );
+            assert.ok(
+              theirs.every((v, i) => v === w0[i]),
+              `reference ${head}.${j}.${fc} must stay bit-identical`,
+            );
             continue;
           }
           const du = ours.map((v, i) => v - w0[i]);

@@ -36,10 +36,18 @@ test('batches never mix AC and AC+AS samples or source datasets; batch losses ar
   const bb = { weights: clip.weights, vision: clip.config.vision, activation: clip.activation };
   const init = initAdapters(128, 32, [1, 2], 0);
   const text = new Float32Array(64).map((_, i) => (i % 3) / 10 + 0.05);
-  const samples: TrainSample[] = [0, 1, 2, 3, 4].map((k) => ({ ...sample(`s${k}`, (i) => ((i * (k + 2)) % 11) / 11, (k % 2) as 0 | 1), task: k < 3 ? 'AC+AS' : 'AC', group: k < 3 ? 'A' : 'B' }));
+  const samples: TrainSample[] = [0, 1, 2, 3, 4].map((k) => ({
+    ...sample(`s${k}`, (i) => ((i * (k + 2)) % 11) / 11, (k % 2) as 0 | 1),
+    task: k < 3 ? 'AC+AS' : 'AC',
+    group: k < 3 ? 'A' : 'B',
+  }));
   const r = await trainAdapters(bb, init, text, samples, { epochs: 1, lr: 1e-3, acOnly: false, batchSize: 2, shuffle: false });
   const groups = r.losses.map((l) => l.samples.map((n) => Number(n.slice(1)) < 3));
-  for (const g of groups) assert.ok(g.every((x) => x === g[0]), `mixed batch ${JSON.stringify(r.losses.map((l) => l.samples))}`);
+  for (const g of groups)
+    assert.ok(
+      g.every((x) => x === g[0]),
+      `mixed batch ${JSON.stringify(r.losses.map((l) => l.samples))}`,
+    );
   assert.deepEqual(r.losses.map((l) => l.samples.length).sort(), [1, 2, 2]);
   for (const l of r.losses) assert.ok(Number.isFinite(l.total));
   // AC batches have no seg terms.

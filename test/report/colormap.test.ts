@@ -58,7 +58,7 @@ test('colorize equals matplotlib cmap(Normalize(vmin, vmax)(x), bytes=True) for 
   });
 });
 
-test('NaN takes matplotlib\'s bad colour (black, transparent there); auto range ignores NaN', () => {
+test("NaN takes matplotlib's bad colour (black, transparent there); auto range ignores NaN", () => {
   const map = new Float32Array([NaN, 0, 1, NaN]);
   assert.deepEqual(autoRange(map), { min: 0, max: 1 });
   const out = runReportRef([{ op: 'colorize', cmap: 'jet', dtype: 'float32', vmin: 0, vmax: 1, values: [null, 0, 1, null] }]);

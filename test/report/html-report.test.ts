@@ -87,7 +87,10 @@ test('the report makes no http(s) reference except the citation text', () => {
 test('embedded images round-trip, the gallery is sorted by score, labels are shown', () => {
   const html = renderHtmlReport(sample());
   const uris = [...html.matchAll(/src="data:image\/png;base64,([A-Za-z0-9+/=]+)"/g)].map((m) => Buffer.from(m[1], 'base64'));
-  assert.deepEqual(uris.map((b) => Array.from(b)), [PNG_A, PNG_B, PNG_B].map((b) => Array.from(b)));
+  assert.deepEqual(
+    uris.map((b) => Array.from(b)),
+    [PNG_A, PNG_B, PNG_B].map((b) => Array.from(b)),
+  );
   const order = ['&#39;01&#39;.png', 'mid.png', 'low.png'].map((n) => html.indexOf(`${n}</span>`));
   assert.ok(order[0] > 0 && order[0] < order[1] && order[1] < order[2], `order ${order}`);
   assert.ok(html.includes('<span class="tag anomaly">anomaly</span> score <b>0.9300</b>'));
@@ -104,7 +107,10 @@ test('metrics table: paper-style AC / AS columns in %, dashes, extra columns whe
   assert.ok(/<th>Dataset<\/th><th[^>]*>AC<\/th><th[^>]*>AS<\/th><th[^>]*>AUPRO<\/th>/.test(table));
   // sections in order: configuration, timings, metrics, ROC, gallery
   const pos = ['id="config"', 'id="timings"', 'id="metrics"', 'id="roc"', 'id="gallery"', '<footer>'].map((s) => html.indexOf(s));
-  assert.deepEqual([...pos].sort((a, b) => a - b), pos);
+  assert.deepEqual(
+    [...pos].sort((a, b) => a - b),
+    pos,
+  );
   assert.ok(pos[0] > 0);
   assert.ok(html.includes('<td class="num">2 min 05.3 s</td>'));
   assert.ok(html.includes('<tr class="total"><td>Total</td><td class="num">2 min 06.8 s</td>'));

@@ -69,7 +69,13 @@ test('a hot square lands where it is in the map, with jet colours blended at alp
   assert.equal(r.channels, 3);
   // square's centre in image coordinates: x = 15 * 100/24 = 62.5, y = 9 * 68/24 = 25.5
   assert.deepEqual(px(r, 62, 25), blend(100, JET_HIGH));
-  for (const [x, y] of [[5, 5], [90, 60], [20, 40], [60, 55], [30, 25]]) {
+  for (const [x, y] of [
+    [5, 5],
+    [90, 60],
+    [20, 40],
+    [60, 55],
+    [30, 25],
+  ]) {
     assert.deepEqual(px(r, x, y), blend(100, JET_LOW), `outside at (${x}, ${y})`);
   }
   // the 0.5 crossing of the left edge (x + 0.5 = 12 * 100/24 = 50) lies between x = 49 and x = 50
@@ -78,7 +84,18 @@ test('a hot square lands where it is in the map, with jet colours blended at alp
   assert.ok(left[2] > left[0], `x=49 is on the cold side: ${left}`);
   assert.ok(right[0] > right[2], `x=50 is on the hot side: ${right}`);
   // exact colours of edge pixels: interpolated value coloured by matplotlib's jet
-  const pts = [[48, 25], [49, 25], [50, 25], [51, 25], [62, 15], [62, 16], [62, 17], [74, 33], [75, 34], [73, 35]];
+  const pts = [
+    [48, 25],
+    [49, 25],
+    [50, 25],
+    [51, 25],
+    [62, 15],
+    [62, 16],
+    [62, 17],
+    [74, 33],
+    [75, 34],
+    [73, 35],
+  ];
   const ts = pts.map(([x, y]) => bilinear(map, x, y));
   for (const t of ts) {
     if (t === 0 || t === 1) continue;

@@ -47,4 +47,3 @@ export function runReportRef(jobs: ReportJob[]): PyOutput {
     rmSync(dir, { recursive: true, force: true });
   }
 }
-

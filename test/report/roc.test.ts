@@ -32,7 +32,11 @@ function makeCases(): Case[] {
       s64[i] = base * 1e-3 - 5;
     }
     add(`f32 ties n=${n}`, s32, labels);
-    add(`f64 n=${n}`, s64, labels.map((v) => (v ? 7 : 0)));
+    add(
+      `f64 n=${n}`,
+      s64,
+      labels.map((v) => (v ? 7 : 0)),
+    );
   }
   return cases;
 }

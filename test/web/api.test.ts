@@ -94,7 +94,11 @@ test('predict a real BUSI image: finite score, overlay PNG with the image aspect
   t.diagnostic(`${body.name}: score ${body.score!.toFixed(4)}, image ${meta.width}x${meta.height}, overlay ${om.width}x${om.height}`);
   assert.ok(Math.abs(om.width! / om.height! - meta.width! / meta.height!) < 0.01);
   // The same image as a raw body.
-  const raw = await fetch(`${srv.url}api/predict?name=${encodeURIComponent('raw upload.png')}`, { method: 'POST', headers: { 'Content-Type': 'image/png' }, body: readFileSync(img) });
+  const raw = await fetch(`${srv.url}api/predict?name=${encodeURIComponent('raw upload.png')}`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'image/png' },
+    body: readFileSync(img),
+  });
   const rb = (await raw.json()) as Result;
   assert.equal(raw.status, 200);
   assert.equal(rb.name, 'raw upload.png');
@@ -122,11 +126,14 @@ test('a DICOM upload is windowed to 8 bits and scored; its overlay keeps the asp
 test('a corrupt PNG is a 400 naming the file; the server keeps working', async () => {
   const good = readFileSync(fx.test[0]);
   const corrupt = Buffer.concat([good.subarray(0, 60), Buffer.alloc(200, 7)]);
-  const res = await fetch(`${srv.url}api/predict`, { method: 'POST', body: (() => {
-    const fd = new FormData();
-    fd.append('image', new Blob([corrupt], { type: 'image/png' }), 'scan_017.png');
-    return fd;
-  })() });
+  const res = await fetch(`${srv.url}api/predict`, {
+    method: 'POST',
+    body: (() => {
+      const fd = new FormData();
+      fd.append('image', new Blob([corrupt], { type: 'image/png' }), 'scan_017.png');
+      return fd;
+    })(),
+  });
   const body = (await res.json()) as { error: string };
   assert.equal(res.status, 400);
   assert.match(body.error, /scan_017\.png/);
@@ -159,17 +166,27 @@ test('oversize uploads get 413 with a clear message (declared length, streamed, 
   assert.equal(r1.status, 413);
   assert.match(b1.error, /too large.*1 MB/);
   const chunks = Array.from({ length: 24 }, () => Buffer.alloc(64 * 1024, 1));
-  const r2 = await rawRequest(srv.url, '/api/predict?name=stream.png', { method: 'POST', headers: { 'Content-Type': 'image/png', 'Transfer-Encoding': 'chunked' }, chunks });
+  const r2 = await rawRequest(srv.url, '/api/predict?name=stream.png', {
+    method: 'POST',
+    headers: { 'Content-Type': 'image/png', 'Transfer-Encoding': 'chunked' },
+    chunks,
+  });
   assert.equal(r2.status, 413);
   const mp = multipart([{ field: 'image', name: 'big.png', type: 'image/png', data: big }]);
-  const r3 = await rawRequest(srv.url, '/api/predict', { method: 'POST', headers: { 'Content-Type': mp.type, 'Transfer-Encoding': 'chunked' }, chunks: [mp.body] });
+  const r3 = await rawRequest(srv.url, '/api/predict', {
+    method: 'POST',
+    headers: { 'Content-Type': mp.type, 'Transfer-Encoding': 'chunked' },
+    chunks: [mp.body],
+  });
   assert.equal(r3.status, 413);
   assert.match(jsonOf<{ error: string }>(r3).error, /big\.png.*too large/);
   assert.equal((await fetch(`${srv.url}api/status`)).status, 200);
 });
 
 test('a small file declaring a huge image is refused before decoding (413)', async () => {
-  const bomb = await sharp({ create: { width: 10000, height: 6000, channels: 3, background: '#000' } }).png({ compressionLevel: 9 }).toBuffer();
+  const bomb = await sharp({ create: { width: 10000, height: 6000, channels: 3, background: '#000' } })
+    .png({ compressionLevel: 9 })
+    .toBuffer();
   assert.ok(bomb.length < 1024 * 1024, `${bomb.length} bytes`);
   const fd = new FormData();
   fd.append('image', new Blob([bomb], { type: 'image/png' }), 'bomb.png');
@@ -231,7 +248,13 @@ test('path traversal and odd paths are 404; result ids are random hex only', asy
 test('POST /api/model loads only the files given at start (403 otherwise)', async () => {
   const copy = join(fx.dir, 'copy.safetensors');
   copyFileSync(fx.adapters, copy);
-  for (const ask of [{ clip: '/etc/passwd' }, { adapters: '../../../../etc/passwd' }, { adapters: copy }, { clip: fx.adapters }, { adapters: `${fx.dir}/../${basename(fx.dir)}/copy.safetensors` }]) {
+  for (const ask of [
+    { clip: '/etc/passwd' },
+    { adapters: '../../../../etc/passwd' },
+    { adapters: copy },
+    { clip: fx.adapters },
+    { adapters: `${fx.dir}/../${basename(fx.dir)}/copy.safetensors` },
+  ]) {
     const res = await fetch(`${srv.url}api/model`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(ask) });
     const body = (await res.json()) as { error: string };
     assert.equal(res.status, 403, JSON.stringify(ask));
@@ -239,7 +262,11 @@ test('POST /api/model loads only the files given at start (403 otherwise)', asyn
   }
   const bad = await fetch(`${srv.url}api/model`, { method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: '{}' });
   assert.equal(bad.status, 415);
-  const ok = await fetch(`${srv.url}api/model`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ adapters: fx.adapters, organ: ORGAN }) });
+  const ok = await fetch(`${srv.url}api/model`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ adapters: fx.adapters, organ: ORGAN }),
+  });
   assert.equal(ok.status, 200);
   assert.equal(((await ok.json()) as { adapters: string }).adapters, fx.adapters);
 });
@@ -247,11 +274,19 @@ test('POST /api/model loads only the files given at start (403 otherwise)', asyn
 test('cross-site posts and foreign Host headers are refused', async () => {
   const fd = multipart([{ field: 'image', name: 'a.png', type: 'image/png', data: readFileSync(fx.test[0]) }]);
   const u = new URL(srv.url);
-  const cross = await rawRequest(srv.url, '/api/predict', { method: 'POST', headers: { 'Content-Type': fd.type, Origin: 'http://evil.example' }, body: fd.body });
+  const cross = await rawRequest(srv.url, '/api/predict', {
+    method: 'POST',
+    headers: { 'Content-Type': fd.type, Origin: 'http://evil.example' },
+    body: fd.body,
+  });
   assert.equal(cross.status, 403);
   const rebinding = await rawRequest(srv.url, '/api/status', { headers: { Host: `evil.example:${u.port}` } });
   assert.equal(rebinding.status, 403);
-  const same = await rawRequest(srv.url, '/api/predict', { method: 'POST', headers: { 'Content-Type': fd.type, Origin: `http://127.0.0.1:${u.port}` }, body: fd.body });
+  const same = await rawRequest(srv.url, '/api/predict', {
+    method: 'POST',
+    headers: { 'Content-Type': fd.type, Origin: `http://127.0.0.1:${u.port}` },
+    body: fd.body,
+  });
   assert.equal(same.status, 200);
 });
 
@@ -268,7 +303,10 @@ test('results.json and results.csv list this session; CSV cells cannot start for
   const lines = csv.trim().split('\r\n');
   assert.equal(lines[0], 'name,anomaly_score,zero_shot_score,few_shot_score,width,height,organ,adapters,seconds,created,id');
   assert.equal(lines.length, list.results.length + 1);
-  assert.ok(lines.some((l) => l.startsWith("'+SUM(A1)-1.png,")), 'text that looks like a formula is prefixed');
+  assert.ok(
+    lines.some((l) => l.startsWith("'+SUM(A1)-1.png,")),
+    'text that looks like a formula is prefixed',
+  );
 });
 
 test('a job that cannot start in time gets 503 with Retry-After; a stalled upload gets 408', async () => {

@@ -31,7 +31,16 @@ before(async () => {
   ctx = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
     viewport: { width: 1280, height: 1000 },
     deviceScaleFactor: 1,
     timeout: 60_000,
@@ -70,7 +79,10 @@ async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Prom
 }
 
 /** Pixels of a region whose channels differ clearly (colour, not grey), as a fraction. */
-async function colourFraction(png: Buffer, box: { x: number; y: number; width: number; height: number }): Promise<{ fraction: number; width: number; height: number }> {
+async function colourFraction(
+  png: Buffer,
+  box: { x: number; y: number; width: number; height: number },
+): Promise<{ fraction: number; width: number; height: number }> {
   const meta = await sharp(png).metadata();
   const left = Math.max(0, Math.round(box.x));
   const top = Math.max(0, Math.round(box.y));
@@ -104,7 +116,9 @@ test('page in headless Chromium: upload through the file input, result row, colo
   writeFileSync(join(SHOTS, 'page.png'), shot);
   const box = (await thumb.boundingBox())!;
   const c = await colourFraction(shot, box);
-  t.diagnostic(`heatmap thumbnail ${c.width}x${c.height} px on screen: ${(100 * c.fraction).toFixed(1)}% coloured pixels; score ${score}; screenshot ${join(SHOTS, 'page.png')}`);
+  t.diagnostic(
+    `heatmap thumbnail ${c.width}x${c.height} px on screen: ${(100 * c.fraction).toFixed(1)}% coloured pixels; score ${score}; screenshot ${join(SHOTS, 'page.png')}`,
+  );
   assert.ok(c.fraction > 0.3, `the heatmap is coloured (${(100 * c.fraction).toFixed(1)}% coloured pixels)`);
   // A grey control region (the page background) is not.
   const header = (await page.locator('#h-check').boundingBox())!;

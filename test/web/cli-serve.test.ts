@@ -17,14 +17,22 @@ after(() => {
 });
 
 function mvfa(args: string[]) {
-  return spawnSync(process.execPath, [join(REPO, 'bin/mvfa.js'), ...args], { encoding: 'utf8', env: { ...process.env, MVFA_CACHE: fx.cache }, timeout: 60_000 });
+  return spawnSync(process.execPath, [join(REPO, 'bin/mvfa.js'), ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, MVFA_CACHE: fx.cache },
+    timeout: 60_000,
+  });
 }
 
 test('mvfa serve: listens on 127.0.0.1, reports its URL, serves the API, exits 0 on SIGTERM', async () => {
-  const child = spawn(process.execPath, [join(REPO, 'bin/mvfa.js'), '--json', 'serve', '--clip', fx.clip, '--adapters', fx.adapters, '--port', '0', '--queue', '3'], {
-    env: { ...process.env, MVFA_CACHE: fx.cache },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [join(REPO, 'bin/mvfa.js'), '--json', 'serve', '--clip', fx.clip, '--adapters', fx.adapters, '--port', '0', '--queue', '3'],
+    {
+      env: { ...process.env, MVFA_CACHE: fx.cache },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   children.push(child);
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));

@@ -115,7 +115,10 @@ export function rawRequest(
 }
 
 /** Multipart form body with the given files (field, name, type, bytes) and text fields. */
-export function multipart(files: { field: string; name: string; type: string; data: Buffer }[], fields: Record<string, string> = {}): { body: Buffer; type: string } {
+export function multipart(
+  files: { field: string; name: string; type: string; data: Buffer }[],
+  fields: Record<string, string> = {},
+): { body: Buffer; type: string } {
   const boundary = `----mvfa${Math.random().toString(16).slice(2)}`;
   const parts: Buffer[] = [];
   for (const [k, v] of Object.entries(fields)) parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`));
@@ -162,7 +165,8 @@ export function tinyDicom(width: number, height: number, pixel: (x: number, y: n
   const groupLength = Buffer.alloc(4);
   groupLength.writeUInt32LE(metaBody.length);
   const pixels = Buffer.alloc(width * height * 2);
-  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) pixels.writeUInt16LE(Math.max(0, Math.min(4095, Math.round(pixel(x, y)))), 2 * (y * width + x));
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) pixels.writeUInt16LE(Math.max(0, Math.min(4095, Math.round(pixel(x, y)))), 2 * (y * width + x));
   return Buffer.concat([
     Buffer.alloc(128),
     str('DICM'),

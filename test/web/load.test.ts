@@ -56,7 +56,9 @@ test('50 concurrent predictions with --queue 8: every request answered 200 or 50
   for (let r = 0; r < 3; r++) {
     const w = await wave(images, names, 50);
     rounds.push(w);
-    t.diagnostic(`round ${r + 1}: 50 requests in ${w.ms.toFixed(0)} ms → ${w.ok} × 200, ${w.busy} × 503 (Retry-After ${[...new Set(w.retryAfter)].join('/') || '-'} s), other: ${w.other.length}`);
+    t.diagnostic(
+      `round ${r + 1}: 50 requests in ${w.ms.toFixed(0)} ms → ${w.ok} × 200, ${w.busy} × 503 (Retry-After ${[...new Set(w.retryAfter)].join('/') || '-'} s), other: ${w.other.length}`,
+    );
     assert.deepEqual(w.other, [], 'only 200 and 503 answers');
     assert.equal(w.ok + w.busy, 50);
     assert.ok(w.ok >= 8, 'at least a full queue of predictions is served');
@@ -68,7 +70,9 @@ test('50 concurrent predictions with --queue 8: every request answered 200 or 50
   const rss1 = process.memoryUsage().rss;
   const growthMb = (rss1 - rss0) / (1024 * 1024);
   const stats = srv.queue.stats();
-  t.diagnostic(`rss before ${(rss0 / 1048576).toFixed(0)} MB, after 150 requests ${(rss1 / 1048576).toFixed(0)} MB (growth ${growthMb.toFixed(1)} MB); served ${stats.served}, refused ${stats.refused}, ${srv.results.imageCount} overlays kept (${(srv.results.imageBytes / 1024).toFixed(0)} KB), ${stats.avgPredictS.toFixed(3)} s per image`);
+  t.diagnostic(
+    `rss before ${(rss0 / 1048576).toFixed(0)} MB, after 150 requests ${(rss1 / 1048576).toFixed(0)} MB (growth ${growthMb.toFixed(1)} MB); served ${stats.served}, refused ${stats.refused}, ${srv.results.imageCount} overlays kept (${(srv.results.imageBytes / 1024).toFixed(0)} KB), ${stats.avgPredictS.toFixed(3)} s per image`,
+  );
   assert.ok(growthMb < 300, `RSS grew by ${growthMb.toFixed(1)} MB`);
   assert.equal(srv.results.size, warm.ok + rounds.reduce((s, w) => s + w.ok, 0), 'one result per 200');
   assert.equal((await fetch(`${srv.url}api/status`)).status, 200, 'still serving');

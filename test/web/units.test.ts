@@ -24,14 +24,29 @@ test('magic numbers of the accepted formats, made by a real encoder', async () =
 });
 
 test('declared types: image types, DICOM and generic ones pass; others and wrong content are 415 naming the file', async () => {
-  for (const t of ['image/png', 'image/jpeg', 'image/tiff', 'image/bmp', 'image/webp', 'application/dicom', 'application/octet-stream', 'IMAGE/PNG; x=1', '']) assert.ok(acceptedType(t), t);
+  for (const t of ['image/png', 'image/jpeg', 'image/tiff', 'image/bmp', 'image/webp', 'application/dicom', 'application/octet-stream', 'IMAGE/PNG; x=1', ''])
+    assert.ok(acceptedType(t), t);
   for (const t of ['text/plain', 'image/svg+xml', 'text/html', 'application/pdf', 'image/gif']) assert.ok(!acceptedType(t), t);
-  const png = await sharp({ create: { width: 2, height: 2, channels: 3, background: '#000' } }).png().toBuffer();
+  const png = await sharp({ create: { width: 2, height: 2, channels: 3, background: '#000' } })
+    .png()
+    .toBuffer();
   assert.equal(checkImageUpload('a.png', 'image/png', png), 'png');
   assert.equal(checkImageUpload('a.jpg', 'image/jpeg', png), 'png', 'a PNG named .jpg is decoded as what it is');
-  const e1 = (() => { try { checkImageUpload('x.svg', 'image/svg+xml', png); } catch (e) { return e as HttpError; } })();
+  const e1 = (() => {
+    try {
+      checkImageUpload('x.svg', 'image/svg+xml', png);
+    } catch (e) {
+      return e as HttpError;
+    }
+  })();
   assert.equal(e1?.status, 415);
-  const e2 = (() => { try { checkImageUpload('notes.png', 'image/png', Buffer.from('text')); } catch (e) { return e as HttpError; } })();
+  const e2 = (() => {
+    try {
+      checkImageUpload('notes.png', 'image/png', Buffer.from('text'));
+    } catch (e) {
+      return e as HttpError;
+    }
+  })();
   assert.equal(e2?.status, 415);
   assert.match(e2!.message, /notes\.png/);
 });
@@ -58,7 +73,19 @@ test('CSV cells: quoting, and no formulas from text', () => {
 });
 
 function result(name: string): PredictionResult {
-  return { id: newResultId(), name, score: 0.5, zero_det: 1, few_det: null, width: 4, height: 3, organ: 'o', adapters: 'a', seconds: 0.1, created: new Date(0).toISOString() };
+  return {
+    id: newResultId(),
+    name,
+    score: 0.5,
+    zero_det: 1,
+    few_det: null,
+    width: 4,
+    height: 3,
+    organ: 'o',
+    adapters: 'a',
+    seconds: 0.1,
+    created: new Date(0).toISOString(),
+  };
 }
 
 test('result images: LRU by count and bytes; metadata stays listed', () => {
@@ -93,7 +120,10 @@ test('work queue: one job at a time in order, bounded predictions, cancel before
   };
   const a = q.submit('predict', job(1));
   const b = q.submit('predict', job(2));
-  assert.throws(() => q.submit('predict', job(3)), (e: HttpError) => e.status === 503 && Number(e.headers['Retry-After']) >= 1);
+  assert.throws(
+    () => q.submit('predict', job(3)),
+    (e: HttpError) => e.status === 503 && Number(e.headers['Retry-After']) >= 1,
+  );
   const c = q.submit('task', job(4)); // tasks are not counted against the prediction limit
   const d = q.submit('task', job(5));
   assert.equal(d.cancel(), true);

@@ -4,7 +4,19 @@ import { join } from 'node:path';
 import { type AugmentMode } from '../../data/training-set.ts';
 import { writeBenchReport } from '../../engine/bench-report.ts';
 import { type RunResult, fewShotProtocol, resolveDataset, zeroShotProtocol } from '../../engine/protocols.ts';
-import { type GlobalOptions, EXIT_OK, UsageError, applyGlobal, cacheDir, log, parseFloatOpt, parseIntOpt, parseLevels, progress, type Progress } from '../common.ts';
+import {
+  type GlobalOptions,
+  EXIT_OK,
+  UsageError,
+  applyGlobal,
+  cacheDir,
+  log,
+  parseFloatOpt,
+  parseIntOpt,
+  parseLevels,
+  progress,
+  type Progress,
+} from '../common.ts';
 import { openClip } from '../model-loading.ts';
 
 interface BenchOpts extends GlobalOptions {
@@ -61,7 +73,14 @@ function common(cmd: Command, lr: string): Command {
     .option('--out <dir>', 'report folder (default: mvfa-bench-<name>-<time>)');
 }
 
-async function finish(o: BenchOpts, name: string, title: string, config: Record<string, string | number | boolean | null>, runs: RunResult[], t0: number): Promise<number> {
+async function finish(
+  o: BenchOpts,
+  name: string,
+  title: string,
+  config: Record<string, string | number | boolean | null>,
+  runs: RunResult[],
+  t0: number,
+): Promise<number> {
   const outDir = o.out ?? `mvfa-bench-${name}-${new Date().toISOString().replace(/[:.]/g, '-')}`;
   const timings: Record<string, number> = {};
   for (const r of runs) for (const [k, v] of Object.entries(r.timings)) timings[`run${r.run + 1}_${k}`] = v;
@@ -70,7 +89,10 @@ async function finish(o: BenchOpts, name: string, title: string, config: Record<
   const r0 = runs[0].result;
   const line = { dataset: name, imageAuroc: r0.imageAuroc, pixelAuroc: r0.pixelAuroc, runs: runs.length, report: files.html, timings };
   if (o.json) process.stdout.write(`${JSON.stringify(line)}\n`);
-  else process.stdout.write(`${name}: image AUROC ${(r0.imageAuroc * 100).toFixed(2)}%${r0.pixelAuroc === null ? '' : `, pixel AUROC ${(r0.pixelAuroc * 100).toFixed(2)}%`}\nreport: ${files.html}\n`);
+  else
+    process.stdout.write(
+      `${name}: image AUROC ${(r0.imageAuroc * 100).toFixed(2)}%${r0.pixelAuroc === null ? '' : `, pixel AUROC ${(r0.pixelAuroc * 100).toFixed(2)}%`}\nreport: ${files.html}\n`,
+    );
   return EXIT_OK;
 }
 
@@ -82,7 +104,10 @@ export function registerBench(program: Command, run: (f: () => Promise<number>) 
     .option('--organ <name>', 'organ name for folders that are not BMAD datasets')
     .option('--shots <k>', 'K normal + K abnormal training images', parseIntOpt('--shots'), 4)
     .option('--augment <none|mvfa>', 'the official ×11 augmentation', 'mvfa')
-    .addHelpText('after', '\nExamples:\n  mvfa bench few --data data --dataset Brain --shots 4\n  mvfa bench few --data ../shared/data --dataset BUSI_AD --organ "breast ultrasound" --shots 4 --epochs 5')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  mvfa bench few --data data --dataset Brain --shots 4\n  mvfa bench few --data ../shared/data --dataset BUSI_AD --organ "breast ultrasound" --shots 4 --epochs 5',
+    )
     .action((o: BenchOpts & { dataset: string; organ?: string; shots: number; augment: string }) =>
       run(async () => {
         applyGlobal(o);
@@ -93,18 +118,47 @@ export function registerBench(program: Command, run: (f: () => Promise<number>) 
         const outWork = o.out ?? '.';
         const bar = stageBar(o.quiet || o.json);
         const runs = await fewShotProtocol({
-          clip, clipPath: path, cacheDir: cacheDir(), dataset: ds, shots: o.shots, runs: o.runs, augment: o.augment as AugmentMode,
-          epochs: o.epochs, lr: o.lr ?? 1e-3, seed: o.seed, levels: o.levels, imageSize: o.imageSize, batchSize: o.batchSize,
-          aupro: !!o.aupro, workDir: join(outWork), onStage: (s, d, t) => bar.update(s, d, t),
+          clip,
+          clipPath: path,
+          cacheDir: cacheDir(),
+          dataset: ds,
+          shots: o.shots,
+          runs: o.runs,
+          augment: o.augment as AugmentMode,
+          epochs: o.epochs,
+          lr: o.lr ?? 1e-3,
+          seed: o.seed,
+          levels: o.levels,
+          imageSize: o.imageSize,
+          batchSize: o.batchSize,
+          aupro: !!o.aupro,
+          workDir: join(outWork),
+          onStage: (s, d, t) => bar.update(s, d, t),
         });
         bar.stop();
         log(o.quiet, `${ds.info.key}: ${ds.test.normals.length} normal + ${ds.test.abnormals.length} abnormal test images`);
-        const config = { protocol: 'few-shot', dataset: ds.info.key, organ: ds.info.organ, task: ds.info.task, shots: o.shots, runs: o.runs, epochs: o.epochs, lr: o.lr ?? 1e-3, augment: o.augment, seed: o.seed, levels: o.levels.join(','), image_size: o.imageSize, batch_size: o.batchSize, clip: path, model_selection: 'none (fixed epochs)' };
+        const config = {
+          protocol: 'few-shot',
+          dataset: ds.info.key,
+          organ: ds.info.organ,
+          task: ds.info.task,
+          shots: o.shots,
+          runs: o.runs,
+          epochs: o.epochs,
+          lr: o.lr ?? 1e-3,
+          augment: o.augment,
+          seed: o.seed,
+          levels: o.levels.join(','),
+          image_size: o.imageSize,
+          batch_size: o.batchSize,
+          clip: path,
+          model_selection: 'none (fixed epochs)',
+        };
         return finish(o, ds.info.key, `MVFA few-shot (K=${o.shots}) on ${ds.info.key}`, config, runs, t0);
       }),
     );
   common(bench.command('zero'), '1e-4')
-    .description('zero-shot, leave-one-out: train on the other datasets\' test splits, evaluate on the target')
+    .description("zero-shot, leave-one-out: train on the other datasets' test splits, evaluate on the target")
     .requiredOption('--target <name>', 'target BMAD dataset')
     .option('--sources <list>', 'comma-separated source datasets (default: all other BMAD datasets present)')
     .addHelpText('after', '\nExample:\n  mvfa bench zero --data data --target Liver --epochs 1')
@@ -115,12 +169,37 @@ export function registerBench(program: Command, run: (f: () => Promise<number>) 
         const { clip, path } = await openClip(o);
         const bar = stageBar(o.quiet || o.json);
         const runs = await zeroShotProtocol({
-          clip, clipPath: path, cacheDir: cacheDir(), data: o.data, target: o.target, sources: o.sources?.split(','), runs: o.runs,
-          epochs: o.epochs, lr: o.lr ?? 1e-4, seed: o.seed, levels: o.levels, imageSize: o.imageSize, batchSize: o.batchSize,
-          aupro: !!o.aupro, workDir: o.out ?? '.', onStage: (s, d, t) => bar.update(s, d, t),
+          clip,
+          clipPath: path,
+          cacheDir: cacheDir(),
+          data: o.data,
+          target: o.target,
+          sources: o.sources?.split(','),
+          runs: o.runs,
+          epochs: o.epochs,
+          lr: o.lr ?? 1e-4,
+          seed: o.seed,
+          levels: o.levels,
+          imageSize: o.imageSize,
+          batchSize: o.batchSize,
+          aupro: !!o.aupro,
+          workDir: o.out ?? '.',
+          onStage: (s, d, t) => bar.update(s, d, t),
         });
         bar.stop();
-        const config = { protocol: 'zero-shot (leave-one-out)', target: o.target, sources: o.sources ?? 'all others present', runs: o.runs, epochs: o.epochs, lr: o.lr ?? 1e-4, seed: o.seed, levels: o.levels.join(','), image_size: o.imageSize, clip: path, model_selection: 'none (fixed epochs)' };
+        const config = {
+          protocol: 'zero-shot (leave-one-out)',
+          target: o.target,
+          sources: o.sources ?? 'all others present',
+          runs: o.runs,
+          epochs: o.epochs,
+          lr: o.lr ?? 1e-4,
+          seed: o.seed,
+          levels: o.levels.join(','),
+          image_size: o.imageSize,
+          clip: path,
+          model_selection: 'none (fixed epochs)',
+        };
         return finish(o, o.target, `MVFA zero-shot on ${o.target}`, config, runs, t0);
       }),
     );

@@ -51,30 +51,31 @@ export function registerClipCommands(program: Command, run: (f: () => Promise<nu
     .option('--force', 'overwrite the output file')
     .argument('<images...>', 'image files or folders')
     .addHelpText('after', '\nExample:\n  mvfa embed --clip ViT-L-14-336px.pt --out emb.npy scans/*.png')
-    .action((images: string[], o: GlobalOptions & { clip?: string; out: string; imageSize: number; activation?: string; normalize?: boolean; force?: boolean }) =>
-      run(async () => {
-        applyGlobal(o);
-        const files = expandInputs(images);
-        const { clip } = await openClip(o);
-        const d = clip.config.embedDim;
-        const out = new Float32Array(files.length * d);
-        const fails = new FailureLog();
-        const bar = progress('embed', files.length, o.quiet);
-        for (let i = 0; i < files.length; i++) {
-          try {
-            const emb = await clip.encodeImages(await imageTensor(files[i], o.imageSize), 1, o.imageSize);
-            out.set(o.normalize ? l2normalizeRows(emb, d) : emb, i * d);
-          } catch (e) {
-            fails.add(files[i], e);
-            out.fill(Number.NaN, i * d, (i + 1) * d);
+    .action(
+      (images: string[], o: GlobalOptions & { clip?: string; out: string; imageSize: number; activation?: string; normalize?: boolean; force?: boolean }) =>
+        run(async () => {
+          applyGlobal(o);
+          const files = expandInputs(images);
+          const { clip } = await openClip(o);
+          const d = clip.config.embedDim;
+          const out = new Float32Array(files.length * d);
+          const fails = new FailureLog();
+          const bar = progress('embed', files.length, o.quiet);
+          for (let i = 0; i < files.length; i++) {
+            try {
+              const emb = await clip.encodeImages(await imageTensor(files[i], o.imageSize), 1, o.imageSize);
+              out.set(o.normalize ? l2normalizeRows(emb, d) : emb, i * d);
+            } catch (e) {
+              fails.add(files[i], e);
+              out.fill(Number.NaN, i * d, (i + 1) * d);
+            }
+            bar.tick();
           }
-          bar.tick();
-        }
-        bar.stop();
-        await writeNpy(o.out, { dtype: 'float32', shape: [files.length, d], data: out }, { overwrite: !!o.force });
-        fails.summary(files.length);
-        await clip.release();
-        return fails.exitCode;
-      }),
+          bar.stop();
+          await writeNpy(o.out, { dtype: 'float32', shape: [files.length, d], data: out }, { overwrite: !!o.force });
+          fails.summary(files.length);
+          await clip.release();
+          return fails.exitCode;
+        }),
     );
 }

@@ -62,13 +62,29 @@ export function registerDemo(program: Command, run: (f: () => Promise<number>) =
         const clipPath = o.clip ?? (await download(DEFAULT_CLIP_MODEL, o.quiet));
         const { clip, path } = await openClip({ ...o, clip: clipPath });
         const ds = resolveDataset(DEMO_DATASET, DEMO_DATASET, 'breast ultrasound');
-        log(o.quiet, `demo: BUSI breast ultrasound, K=${o.shots} normal + ${o.shots} abnormal training images (×11 augmented), ${o.epochs} epochs, ` +
-          `test ${ds.test.normals.length} normal + ${ds.test.abnormals.length} abnormal; blocks ${o.levels.join(',')}, ${o.imageSize} px`);
+        log(
+          o.quiet,
+          `demo: BUSI breast ultrasound, K=${o.shots} normal + ${o.shots} abnormal training images (×11 augmented), ${o.epochs} epochs, ` +
+            `test ${ds.test.normals.length} normal + ${ds.test.abnormals.length} abnormal; blocks ${o.levels.join(',')}, ${o.imageSize} px`,
+        );
         let bar: Progress | null = null;
         let stage = '';
         const runs = await fewShotProtocol({
-          clip, clipPath: path, cacheDir: cacheDir(), dataset: ds, shots: o.shots, runs: 1, augment: 'mvfa', epochs: o.epochs, lr: 1e-3, seed: 111,
-          levels: o.levels, imageSize: o.imageSize, batchSize: 1, aupro: false, workDir: o.out,
+          clip,
+          clipPath: path,
+          cacheDir: cacheDir(),
+          dataset: ds,
+          shots: o.shots,
+          runs: 1,
+          augment: 'mvfa',
+          epochs: o.epochs,
+          lr: 1e-3,
+          seed: 111,
+          levels: o.levels,
+          imageSize: o.imageSize,
+          batchSize: 1,
+          aupro: false,
+          workDir: o.out,
           onStage: (s, d, t) => {
             if (s !== stage) {
               bar?.stop();
@@ -83,7 +99,15 @@ export function registerDemo(program: Command, run: (f: () => Promise<number>) =
         const files = await writeBenchReport({
           title: 'MVFA demo: few-shot anomaly detection on breast ultrasound (BUSI subset)',
           dataset: 'BUSI demo',
-          config: { clip: path, shots: o.shots, epochs: o.epochs, augment: 'mvfa (×11)', levels: o.levels.join(','), image_size: o.imageSize, test_images: runs[0].result.images },
+          config: {
+            clip: path,
+            shots: o.shots,
+            epochs: o.epochs,
+            augment: 'mvfa (×11)',
+            levels: o.levels.join(','),
+            image_size: o.imageSize,
+            test_images: runs[0].result.images,
+          },
           runs,
           stageTimings: timings,
           outDir: o.out,

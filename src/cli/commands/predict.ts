@@ -40,13 +40,17 @@ export function registerPredict(program: Command, run: (f: () => Promise<number>
     .option('--dump <dir>', 'write raw maps: <stem>.zero_seg.npy, <stem>.few_seg.npy, <stem>.few_det.npy and scores.json')
     .option('--out <dir>', 'write results.json (calibrated scores) and heatmap overlays')
     .option('--activation <gelu|quickgelu>', 'GELU variant of the CLIP towers', 'gelu')
-    .option('--window <auto|minmax|C,W>', 'display window for DICOM and NIfTI (default: the file\'s window, or 0.5–99.5 percentiles)')
+    .option('--window <auto|minmax|C,W>', "display window for DICOM and NIfTI (default: the file's window, or 0.5–99.5 percentiles)")
     .argument('<images...>', 'image files or folders (PNG, JPEG, TIFF, BMP, WebP, DICOM, NIfTI volumes: every axial slice is scored)')
-    .addHelpText('after', '\nExamples:\n  mvfa predict --adapters brain.safetensors --support few/good --out results scans/\n  mvfa predict --clip clip.pt --adapters Brain.pth --organ Brain --dump dumps test/*.png')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  mvfa predict --adapters brain.safetensors --support few/good --out results scans/\n  mvfa predict --clip clip.pt --adapters Brain.pth --organ Brain --dump dumps test/*.png',
+    )
     .action((images: string[], o: PredictOpts) =>
       run(async () => {
         applyGlobal(o);
-        if (o.supportAugment !== 'none' && o.supportAugment !== 'mvfa') throw new UsageError(`--support-augment must be none or mvfa, got '${o.supportAugment}'`);
+        if (o.supportAugment !== 'none' && o.supportAugment !== 'mvfa')
+          throw new UsageError(`--support-augment must be none or mvfa, got '${o.supportAugment}'`);
         const files = expandInputs(images);
         const { clip, path } = await openClip(o);
         const ck = await loadAdapters(o.adapters, o.levels);
@@ -76,46 +80,50 @@ export function registerPredict(program: Command, run: (f: () => Promise<number>
             continue;
           }
           for (const item of items) {
-          try {
-            const raw = await model.analyze(medicalRasterToTensor(item.raster, { size }));
-            const s = items.length === 1 && item.format === 'raster' ? stem(f) : safeName(item.name);
-            const entry: Record<string, number> = { zero_det: raw.zeroDet };
-            if (raw.fewDet) entry.few_det = raw.fewDet.reduce((a, b) => a + b, 0) / raw.fewDet.length;
-            let score: number | null = null;
-            if (ck.calibration) {
-              const fused = fuseCalibrated(raw, ck.calibration);
-              score = fused.score;
-              entry.score = score;
-              if (o.out) await writeOverlayIfAvailable(item.raster, fused.map, size, join(o.out, `${s}.png`));
-            }
-            scores[s] = entry;
-            const hash = item.name.indexOf('#');
-            const shown = hash < 0 ? f : `${f}${item.name.slice(hash)}`;
-            results.push({ image: shown, score, zero_det: raw.zeroDet });
-            if (items.length > 1) {
-              const v = (volumes[f] ??= { slices: 0, max: -Infinity, argmax: '' });
-              const val = score ?? raw.zeroDet;
-              v.slices++;
-              if (val > v.max) {
-                v.max = val;
-                v.argmax = item.name;
+            try {
+              const raw = await model.analyze(medicalRasterToTensor(item.raster, { size }));
+              const s = items.length === 1 && item.format === 'raster' ? stem(f) : safeName(item.name);
+              const entry: Record<string, number> = { zero_det: raw.zeroDet };
+              if (raw.fewDet) entry.few_det = raw.fewDet.reduce((a, b) => a + b, 0) / raw.fewDet.length;
+              let score: number | null = null;
+              if (ck.calibration) {
+                const fused = fuseCalibrated(raw, ck.calibration);
+                score = fused.score;
+                entry.score = score;
+                if (o.out) await writeOverlayIfAvailable(item.raster, fused.map, size, join(o.out, `${s}.png`));
               }
+              scores[s] = entry;
+              const hash = item.name.indexOf('#');
+              const shown = hash < 0 ? f : `${f}${item.name.slice(hash)}`;
+              results.push({ image: shown, score, zero_det: raw.zeroDet });
+              if (items.length > 1) {
+                const v = (volumes[f] ??= { slices: 0, max: -Infinity, argmax: '' });
+                const val = score ?? raw.zeroDet;
+                v.slices++;
+                if (val > v.max) {
+                  v.max = val;
+                  v.argmax = item.name;
+                }
+              }
+              if (o.dump) {
+                const sh = [size, size];
+                await writeNpy(join(o.dump, `${s}.zero_seg.npy`), { dtype: 'float32', shape: sh, data: raw.zeroSeg }, { overwrite: true });
+                if (raw.fewSeg) await writeNpy(join(o.dump, `${s}.few_seg.npy`), { dtype: 'float32', shape: sh, data: raw.fewSeg }, { overwrite: true });
+                if (raw.fewDet) await writeNpy(join(o.dump, `${s}.few_det.npy`), { dtype: 'float32', shape: sh, data: raw.fewDet }, { overwrite: true });
+              }
+            } catch (e) {
+              fails.add(item.name === f ? f : `${f} (${item.name})`, e);
             }
-            if (o.dump) {
-              const sh = [size, size];
-              await writeNpy(join(o.dump, `${s}.zero_seg.npy`), { dtype: 'float32', shape: sh, data: raw.zeroSeg }, { overwrite: true });
-              if (raw.fewSeg) await writeNpy(join(o.dump, `${s}.few_seg.npy`), { dtype: 'float32', shape: sh, data: raw.fewSeg }, { overwrite: true });
-              if (raw.fewDet) await writeNpy(join(o.dump, `${s}.few_det.npy`), { dtype: 'float32', shape: sh, data: raw.fewDet }, { overwrite: true });
-            }
-          } catch (e) {
-            fails.add(item.name === f ? f : `${f} (${item.name})`, e);
-          }
           }
           bar.tick();
         }
         bar.stop();
         if (o.dump) await writeFile(join(o.dump, 'scores.json'), `${JSON.stringify(scores, null, 1)}\n`);
-        if (o.out) await writeFile(join(o.out, 'results.json'), `${JSON.stringify({ adapters: o.adapters, organ, results, volumes, failures: fails.failures }, null, 1)}\n`);
+        if (o.out)
+          await writeFile(
+            join(o.out, 'results.json'),
+            `${JSON.stringify({ adapters: o.adapters, organ, results, volumes, failures: fails.failures }, null, 1)}\n`,
+          );
         if (o.json) process.stdout.write(`${JSON.stringify({ results, volumes, failures: fails.failures })}\n`);
         else {
           for (const r of results) process.stdout.write(`${r.score === null ? r.zero_det.toFixed(6) : r.score.toFixed(6)}\t${r.image}\n`);
@@ -130,7 +138,11 @@ export function registerPredict(program: Command, run: (f: () => Promise<number>
 }
 
 function safeName(name: string): string {
-  return name.replace(/\.nii(\.gz)?#/, '#').replace(/\.(dcm|dicom)#/, '#').replace(/[#=,]/g, '_').replace(/\.(dcm|dicom|nii|nii\.gz)$/, '');
+  return name
+    .replace(/\.nii(\.gz)?#/, '#')
+    .replace(/\.(dcm|dicom)#/, '#')
+    .replace(/[#=,]/g, '_')
+    .replace(/\.(dcm|dicom|nii|nii\.gz)$/, '');
 }
 
 function parseWindow(w: string | undefined): 'auto' | 'minmax' | { center: number; width: number } {

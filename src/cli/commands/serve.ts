@@ -30,7 +30,12 @@ export function registerServe(program: Command, run: (f: () => Promise<number>) 
   program
     .command('serve')
     .description('local web page: drop images to get anomaly scores and heatmaps, or train from a few examples')
-    .option('--clip <path>', 'CLIP weights (repeatable: the page may switch between the files given; the first is loaded); default: the downloaded ViT-L/14-336', collect, [])
+    .option(
+      '--clip <path>',
+      'CLIP weights (repeatable: the page may switch between the files given; the first is loaded); default: the downloaded ViT-L/14-336',
+      collect,
+      [],
+    )
     .option('--adapters <path>', 'trained adapters (repeatable like --clip; the first is loaded)', collect, [])
     .option('--organ <name>', 'organ name for the prompts (default: the one stored with the adapters)')
     .option('--support <dir>', 'folder of normal images for the few-shot memory bank of adapters loaded from files')
@@ -52,7 +57,8 @@ export function registerServe(program: Command, run: (f: () => Promise<number>) 
       run(async () => {
         applyGlobal(o);
         if (o.port > 65535) throw new UsageError(`--port must be at most 65535, got ${o.port}`);
-        if (o.supportAugment !== 'none' && o.supportAugment !== 'mvfa') throw new UsageError(`--support-augment must be none or mvfa, got '${o.supportAugment}'`);
+        if (o.supportAugment !== 'none' && o.supportAugment !== 'mvfa')
+          throw new UsageError(`--support-augment must be none or mvfa, got '${o.supportAugment}'`);
         if (o.activation !== 'gelu' && o.activation !== 'quickgelu') throw new UsageError(`--activation must be gelu or quickgelu, got '${o.activation}'`);
         const clipPaths = o.clip.length ? o.clip : [await resolveClipPath({})];
         for (const p of [...clipPaths, ...o.adapters]) if (!existsSync(p)) throw new UsageError(`${p}: no such file`);

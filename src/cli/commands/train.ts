@@ -49,11 +49,18 @@ export function registerTrain(program: Command, run: (f: () => Promise<number>) 
     .option('--batch-size <n>', 'images per optimiser step (official: 1)', parseIntOpt('--batch-size'), 1)
     .option('--seed <n>', 'seed for initialisation and shuffling', parseIntOpt('--seed', 0), 111)
     .option('--activation <gelu|quickgelu>', 'GELU variant of the CLIP towers', 'gelu')
-    .option('--loss <code|paper>', "loss definitions: the official code's (softmax after upsampling, BCE-with-logits on the mean) or the paper's (softmax first, BCE on the max)", 'code')
+    .option(
+      '--loss <code|paper>',
+      "loss definitions: the official code's (softmax after upsampling, BCE-with-logits on the mean) or the paper's (softmax first, BCE on the max)",
+      'code',
+    )
     .requiredOption('--out <adapters.safetensors>', 'output adapters file')
     .option('--resume', 'continue an interrupted run from <out>.state')
     .option('--force', 'overwrite the output file')
-    .addHelpText('after', '\nExamples:\n  mvfa train --organ Brain --normal few/good --abnormal few/bad --masks few/masks --epochs 50 --out brain.safetensors\n  mvfa train --organ "Chest X-ray film" --normal n --abnormal a --no-shuffle --augment none --epochs 1 --out chest.safetensors')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  mvfa train --organ Brain --normal few/good --abnormal few/bad --masks few/masks --epochs 50 --out brain.safetensors\n  mvfa train --organ "Chest X-ray film" --normal n --abnormal a --no-shuffle --augment none --epochs 1 --out chest.safetensors',
+    )
     .action((o: TrainOpts) =>
       run(async () => {
         applyGlobal(o);
@@ -61,7 +68,8 @@ export function registerTrain(program: Command, run: (f: () => Promise<number>) 
         if (o.loss !== 'code' && o.loss !== 'paper') throw new UsageError(`--loss must be code or paper, got '${o.loss}'`);
         const { clip, path } = await openClip(o);
         const init = o.init ? (await loadAdapters(o.init, o.levels)).adapters : undefined;
-        if (init && init.levels.join(',') !== o.levels.join(',')) throw new UsageError(`--init adapters have levels ${init.levels.join(',')}, but --levels is ${o.levels.join(',')}`);
+        if (init && init.levels.join(',') !== o.levels.join(','))
+          throw new UsageError(`--init adapters have levels ${init.levels.join(',')}, but --levels is ${o.levels.join(',')}`);
         const text = await textFeaturesFor(clip, path, o.organ);
         let bar: Progress | null = null;
         let barKind = '';

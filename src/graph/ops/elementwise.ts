@@ -234,15 +234,14 @@ export const WhereOp: OpDef = {
     if (!g) return [null, null, null];
     const zero = g.graph.scalar(0);
     const c = n.inputs[0];
-    return [
-      null,
-      need[1] ? unbroadcast(where(c, g, zero), n.inputs[1].shape) : null,
-      need[2] ? unbroadcast(where(c, zero, g), n.inputs[2].shape) : null,
-    ];
+    return [null, need[1] ? unbroadcast(where(c, g, zero), n.inputs[1].shape) : null, need[2] ? unbroadcast(where(c, zero, g), n.inputs[2].shape) : null];
   },
 };
 
-const cmp = (op: OpDef) => (a: Value, b: Operand): Value => a.graph.apply1(op, [a, lift(a, b)]);
+const cmp =
+  (op: OpDef) =>
+  (a: Value, b: Operand): Value =>
+    a.graph.apply1(op, [a, lift(a, b)]);
 export const greater = cmp(GreaterOp);
 export const greaterOrEqual = cmp(GreaterOrEqualOp);
 export const lessOrEqual = cmp(LessOrEqualOp);

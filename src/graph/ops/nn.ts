@@ -37,7 +37,9 @@ export const LayerNormOp: OpDef = {
   infer([x, gamma, beta]) {
     const d = x.shape[x.rank - 1];
     if (gamma.rank !== 1 || gamma.shape[0] !== d || beta.rank !== 1 || beta.shape[0] !== d) {
-      throw new GraphError(`LayerNormalization: scale ${shapeStr(gamma.shape)} / bias ${shapeStr(beta.shape)} do not match last axis of ${x.name}${shapeStr(x.shape)}`);
+      throw new GraphError(
+        `LayerNormalization: scale ${shapeStr(gamma.shape)} / bias ${shapeStr(beta.shape)} do not match last axis of ${x.name}${shapeStr(x.shape)}`,
+      );
     }
     return [{ dtype: 'float32', shape: x.shape }];
   },
