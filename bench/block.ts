@@ -40,7 +40,7 @@ export async function benchMatmul(threads?: number): Promise<number> {
   const b = g.constant('b', randn(n * n, 3, 0.02), [n, n]);
   const c = await CompiledGraph.compile(g, { y: matmul(a, b) }, { threads });
   const feeds = { a: randn(n * n, 4, 1) };
-  const ms = median(await timeit(() => c.run(feeds), 3, 10));
+  const ms = median(await timeit(() => c.run(feeds), 10, 30));
   await c.release();
   return (2 * n * n * n) / (ms * 1e6);
 }
