@@ -1,7 +1,7 @@
 // A random-weight CLIP with the shapes of OpenAI's ViT-L/14-336 (both towers), under OpenAI names.
 import { existsSync, statSync } from 'node:fs';
 import { type ClipStateDict } from '../src/clip/state-dict.ts';
-import { BLOCK_KEYS } from '../src/clip/transformer.ts';
+import { BLOCK_KEYS, type BlockKey, blockTensorShapes } from '../src/clip/transformer.ts';
 import { writeSafetensors } from '../src/io/safetensors.ts';
 import { type HostTensor } from '../src/io/tensor.ts';
 import { randn } from './util.ts';
@@ -9,21 +9,8 @@ import { randn } from './util.ts';
 export const VIT_L_14_336 = { vWidth: 1024, vLayers: 24, patch: 14, grid: 24, tWidth: 768, tLayers: 12, ctx: 77, vocab: 49408, embed: 768 };
 
 function blockShapes(d: number): Record<string, number[]> {
-  const s: Record<string, number[]> = {
-    ln1Weight: [d],
-    ln1Bias: [d],
-    inProjWeight: [3 * d, d],
-    inProjBias: [3 * d],
-    outProjWeight: [d, d],
-    outProjBias: [d],
-    ln2Weight: [d],
-    ln2Bias: [d],
-    fcWeight: [4 * d, d],
-    fcBias: [4 * d],
-    projWeight: [d, 4 * d],
-    projBias: [d],
-  };
-  return Object.fromEntries(Object.entries(BLOCK_KEYS).map(([f, k]) => [k, s[f]]));
+  const s = blockTensorShapes(d);
+  return Object.fromEntries(Object.entries(BLOCK_KEYS).map(([f, k]) => [k, s[f as BlockKey]]));
 }
 
 export function randomClipStateDict(c = VIT_L_14_336, seed = 1): ClipStateDict {

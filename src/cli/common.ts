@@ -150,3 +150,27 @@ export class FailureLog {
       process.stderr.write(`${this.failures.length} of ${total} inputs failed:\n${this.failures.map((f) => `  ${f.input}: ${f.reason}`).join('\n')}\n`);
   }
 }
+
+/** One progress bar per named stage: a new bar starts whenever the stage name changes. */
+export function stageBar(quiet: boolean | undefined): { update(stage: string, done: number, total: number): void; stop(): void } {
+  let bar: Progress | null = null;
+  let current = '';
+  return {
+    update(stage: string, done: number, total: number) {
+      if (stage !== current) {
+        bar?.stop();
+        bar = progress(stage, total, quiet);
+        current = stage;
+      }
+      bar!.tick(1);
+      if (done === total) {
+        bar!.stop();
+        bar = null;
+        current = '';
+      }
+    },
+    stop() {
+      bar?.stop();
+    },
+  };
+}

@@ -1,6 +1,6 @@
 // CLIP sizes inferred from the tensors of a checkpoint (configs as data, as open_clip).
 import { type ClipStateDict, ClipWeightsError } from './state-dict.ts';
-import { BLOCK_KEYS } from './transformer.ts';
+import { BLOCK_KEYS, type BlockKey, blockTensorShapes } from './transformer.ts';
 
 export interface VisionConfig {
   width: number;
@@ -103,21 +103,8 @@ export function inferClipConfig(sd: ClipStateDict, file: string, overrides: { vi
 }
 
 function blockShapes(prefix: string, layers: number, d: number, out: [string, number[]][]): void {
-  const shapes: Record<string, number[]> = {
-    ln1Weight: [d],
-    ln1Bias: [d],
-    inProjWeight: [3 * d, d],
-    inProjBias: [3 * d],
-    outProjWeight: [d, d],
-    outProjBias: [d],
-    ln2Weight: [d],
-    ln2Bias: [d],
-    fcWeight: [4 * d, d],
-    fcBias: [4 * d],
-    projWeight: [d, 4 * d],
-    projBias: [d],
-  };
+  const shapes = blockTensorShapes(d);
   for (let i = 0; i < layers; i++) {
-    for (const [field, suffix] of Object.entries(BLOCK_KEYS)) out.push([`${prefix}${i}.${suffix}`, shapes[field]]);
+    for (const [field, suffix] of Object.entries(BLOCK_KEYS)) out.push([`${prefix}${i}.${suffix}`, shapes[field as BlockKey]]);
   }
 }

@@ -74,6 +74,24 @@ export interface WeightSource {
   get(name: string): { data: Float32Array; shape: readonly number[] };
 }
 
+/** Shapes of one block's state-dict tensors for width d (MLP 4d), PyTorch layout. */
+export function blockTensorShapes(d: number): Record<BlockKey, number[]> {
+  return {
+    ln1Weight: [d],
+    ln1Bias: [d],
+    inProjWeight: [3 * d, d],
+    inProjBias: [3 * d],
+    outProjWeight: [d, d],
+    outProjBias: [d],
+    ln2Weight: [d],
+    ln2Bias: [d],
+    fcWeight: [4 * d, d],
+    fcBias: [4 * d],
+    projWeight: [d, 4 * d],
+    projBias: [d],
+  };
+}
+
 const TRANSPOSED: Partial<Record<BlockKey, keyof BlockTensors>> = {
   inProjWeight: 'inProjWT',
   outProjWeight: 'outProjWT',

@@ -4,6 +4,7 @@ import { Adam, MVFA_ADAM } from './adam.ts';
 import { type AdapterSet, type Head, cloneAdapters } from './adapters.ts';
 import { type Backbone, checkLevels, frozenPrefix } from './network.ts';
 import { mulberry32, shuffledIndices } from '../util/random.ts';
+import { concatTokens } from './inference.ts';
 import { type LossVariant, compileTrainStep } from './training-graph.ts';
 
 export interface TrainSample {
@@ -74,16 +75,6 @@ export async function cacheStreams(
   const out: Float32Array[] = [];
   for (const im of images) out.push((await graph.run({ image: im })).stream.data);
   await graph.release();
-  return out;
-}
-
-function stack(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
   return out;
 }
 
@@ -160,12 +151,12 @@ export async function trainAdapters(
       const acOnly = isAc(idx[0]);
       const { graph, withGrad } = await stepGraph(idx.length, acOnly);
       const feeds: Record<string, Float32Array> = {
-        stream: stack(idx.map((i) => streams[i])),
+        stream: concatTokens(idx.map((i) => streams[i])),
         text: samples[idx[0]].text ?? text,
         label: Float32Array.from(idx.map((i) => samples[i].label)),
       };
       if (!acOnly) {
-        feeds.mask = stack(
+        feeds.mask = concatTokens(
           idx.map((i) => {
             const m = samples[i].mask;
             const out = new Float32Array(s * s);

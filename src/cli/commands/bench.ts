@@ -4,19 +4,7 @@ import { join } from 'node:path';
 import { type AugmentMode } from '../../data/training-set.ts';
 import { writeBenchReport } from '../../engine/bench-report.ts';
 import { type RunResult, fewShotProtocol, resolveDataset, zeroShotProtocol } from '../../engine/protocols.ts';
-import {
-  type GlobalOptions,
-  EXIT_OK,
-  UsageError,
-  applyGlobal,
-  cacheDir,
-  log,
-  parseFloatOpt,
-  parseIntOpt,
-  parseLevels,
-  progress,
-  type Progress,
-} from '../common.ts';
+import { type GlobalOptions, EXIT_OK, UsageError, applyGlobal, cacheDir, log, parseFloatOpt, parseIntOpt, parseLevels, stageBar } from '../common.ts';
 import { openClip } from '../model-loading.ts';
 
 interface BenchOpts extends GlobalOptions {
@@ -32,29 +20,6 @@ interface BenchOpts extends GlobalOptions {
   out?: string;
   aupro?: boolean;
   activation?: string;
-}
-
-function stageBar(quiet: boolean | undefined) {
-  let bar: Progress | null = null;
-  let current = '';
-  return {
-    update(stage: string, done: number, total: number) {
-      if (stage !== current) {
-        bar?.stop();
-        bar = progress(stage, total, quiet);
-        current = stage;
-      }
-      bar!.tick(1);
-      if (done === total) {
-        bar!.stop();
-        bar = null;
-        current = '';
-      }
-    },
-    stop() {
-      bar?.stop();
-    },
-  };
 }
 
 function common(cmd: Command, lr: string): Command {

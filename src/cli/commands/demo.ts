@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { writeBenchReport } from '../../engine/bench-report.ts';
 import { fewShotProtocol, resolveDataset } from '../../engine/protocols.ts';
 import { DEFAULT_CLIP_MODEL, resolveClipWeights } from '../../hub/models.ts';
-import { type GlobalOptions, EXIT_OK, UsageError, applyGlobal, cacheDir, log, parseIntOpt, parseLevels, progress, type Progress } from '../common.ts';
+import { type GlobalOptions, EXIT_OK, UsageError, applyGlobal, cacheDir, log, parseIntOpt, parseLevels, progress, stageBar, type Progress } from '../common.ts';
 import { openClip } from '../model-loading.ts';
 
 export const DEMO_DATASET = fileURLToPath(new URL('../../../demo/BUSI_demo_AD', import.meta.url));
@@ -67,8 +67,7 @@ export function registerDemo(program: Command, run: (f: () => Promise<number>) =
           `demo: BUSI breast ultrasound, K=${o.shots} normal + ${o.shots} abnormal training images (×11 augmented), ${o.epochs} epochs, ` +
             `test ${ds.test.normals.length} normal + ${ds.test.abnormals.length} abnormal; blocks ${o.levels.join(',')}, ${o.imageSize} px`,
         );
-        let bar: Progress | null = null;
-        let stage = '';
+        const bar = stageBar(o.quiet || o.json);
         const runs = await fewShotProtocol({
           clip,
           clipPath: path,
@@ -85,16 +84,9 @@ export function registerDemo(program: Command, run: (f: () => Promise<number>) =
           batchSize: 1,
           aupro: false,
           workDir: o.out,
-          onStage: (s, d, t) => {
-            if (s !== stage) {
-              bar?.stop();
-              bar = progress(s.replace('run 1: ', ''), t, o.quiet || o.json);
-              stage = s;
-            }
-            bar!.tick();
-          },
+          onStage: (s, d, t) => bar.update(s.replace('run 1: ', ''), d, t),
         });
-        (bar as Progress | null)?.stop();
+        bar.stop();
         const timings = { ...runs[0].timings, total_s: (Date.now() - t0) / 1000 };
         const files = await writeBenchReport({
           title: 'MVFA demo: few-shot anomaly detection on breast ultrasound (BUSI subset)',
