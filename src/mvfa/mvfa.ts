@@ -59,6 +59,11 @@ export class Mvfa {
     return grid * grid + 1;
   }
 
+  /** Compiles the inference graph now (it is otherwise compiled on the first image: ~20–30 s for ViT-L). */
+  async warmup(): Promise<void> {
+    await this.graph();
+  }
+
   private graph(): Promise<CompiledGraph> {
     this.inferGraph ??= compileInference(this.backbone, this.adapters.levels, this.adapters.bottleneck, this.imageSize, 1, this.config);
     return this.inferGraph;

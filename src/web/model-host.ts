@@ -176,6 +176,7 @@ export class ModelHost {
     }
     try {
       if (images?.length) await model.setSupport(images);
+      else await model.warmup();
     } catch (e) {
       await model.release();
       throw e;
