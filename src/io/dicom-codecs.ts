@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import sharp from 'sharp';
 
 import type { RawSamples } from './dicom-rle.ts';
+import { concatArrays } from '../util/arrays.ts';
 
 export interface FrameGeometry {
   rows: number;
@@ -89,13 +90,7 @@ function markAsRgb(b: Uint8Array): Uint8Array {
     i += 2 + len;
   }
   parts.push(b.subarray(i));
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concatArrays(parts);
 }
 
 interface LosslessDecoder {

@@ -5,6 +5,7 @@
 import type { DataSet, Element } from 'dicom-parser';
 
 import type { RawSamples } from './dicom-rle.ts';
+import { concatArrays } from '../util/arrays.ts';
 
 export interface NativeLayout {
   rows: number;
@@ -95,14 +96,7 @@ function startsCodestream(b: Uint8Array, at: number): boolean {
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return parts.length === 1 ? parts[0] : concatArrays(parts);
 }
 
 /**

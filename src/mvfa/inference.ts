@@ -95,13 +95,3 @@ export interface MemoryBank {
 export function bankFeeds(bank: MemoryBank): Float32Array[] {
   return bank.levels.map((l) => transposed2d(l, bank.size, bank.dim));
 }
-
-export function concatTokens(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}

@@ -6,7 +6,8 @@ import { anomalyTextFeatures, cachedTextFeatures } from '../clip/text-features.t
 import { loadAdapters } from './checkpoint.ts';
 import { type AdapterSet, checkAdapterFit } from './adapters.ts';
 import { type BranchScores, type Calibration, type FusedPrediction, fuseCalibrated } from './calibration.ts';
-import { type MemoryBank, bankFeeds, compileInference, compileMemorySearch, concatTokens, runInference } from './inference.ts';
+import { type MemoryBank, bankFeeds, compileInference, compileMemorySearch, runInference } from './inference.ts';
+import { concatArrays } from '../util/arrays.ts';
 import { type Backbone } from './network.ts';
 
 export interface MvfaConfig extends SessionConfig {
@@ -83,8 +84,8 @@ export class Mvfa {
     const d = this.adapters.bottleneck;
     const size = images.length * this.tokens;
     this.banks = {
-      seg: { head: 'seg', dim: d, levels: seg.map(concatTokens), size },
-      det: { head: 'det', dim: d, levels: det.map(concatTokens), size },
+      seg: { head: 'seg', dim: d, levels: seg.map((p) => concatArrays(p)), size },
+      det: { head: 'det', dim: d, levels: det.map((p) => concatArrays(p)), size },
     };
     if (this.bankGraph) await (await this.bankGraph).release();
     this.bankGraph = compileMemorySearch(this.adapters.levels.length, 1, this.tokens, d, size, this.imageSize, this.config);

@@ -4,7 +4,7 @@ import { Adam, MVFA_ADAM } from './adam.ts';
 import { type AdapterSet, type Head, cloneAdapters } from './adapters.ts';
 import { type Backbone, checkLevels, frozenPrefix } from './network.ts';
 import { mulberry32, shuffledIndices } from '../util/random.ts';
-import { concatTokens } from './inference.ts';
+import { concatArrays } from '../util/arrays.ts';
 import { type LossVariant, compileTrainStep } from './training-graph.ts';
 
 export interface TrainSample {
@@ -151,12 +151,12 @@ export async function trainAdapters(
       const acOnly = isAc(idx[0]);
       const { graph, withGrad } = await stepGraph(idx.length, acOnly);
       const feeds: Record<string, Float32Array> = {
-        stream: concatTokens(idx.map((i) => streams[i])),
+        stream: concatArrays(idx.map((i) => streams[i])),
         text: samples[idx[0]].text ?? text,
         label: Float32Array.from(idx.map((i) => samples[i].label)),
       };
       if (!acOnly) {
-        feeds.mask = concatTokens(
+        feeds.mask = concatArrays(
           idx.map((i) => {
             const m = samples[i].mask;
             const out = new Float32Array(s * s);
