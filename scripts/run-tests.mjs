@@ -1,9 +1,14 @@
 #!/usr/bin/env node
-// Runs every test/**/*.test.ts file with node's built-in test runner (TypeScript through tsx).
-// Usage: node scripts/run-tests.mjs [substring-filter ...]
+// Runs the test/**/*.test.ts files with node's built-in test runner (TypeScript through tsx).
+// Usage: node scripts/run-tests.mjs [--reference] [substring-filter ...]
+// Files named *.reference.test.ts need live Python (scripts/references.mjs check runs them with --reference);
+// `npm test` leaves them out and needs Node alone.
 import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 function walk(dir) {
   const out = [];
@@ -15,13 +20,16 @@ function walk(dir) {
   return out;
 }
 
-const filters = process.argv.slice(2);
-const files = walk('test').filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)));
+const args = process.argv.slice(2);
+const reference = args.includes('--reference');
+const filters = args.filter((a) => a !== '--reference');
+const files = walk(join(repo, 'test'))
+  .map((f) => relative(repo, f))
+  .filter((f) => reference || !f.endsWith('.reference.test.ts'))
+  .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)));
 if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], {
-  stdio: 'inherit',
-});
+const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], { cwd: repo, stdio: 'inherit' });
 process.exit(r.status ?? 1);
