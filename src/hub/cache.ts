@@ -13,6 +13,7 @@ export type HubEnv = Readonly<Record<string, string | undefined>>;
 
 const COMMIT_HASH = /^[0-9a-f]{40}$/;
 const REPO_PART = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const BLOB_NAME = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
 
 function expandHome(p: string): string {
   if (p === '~') return homedir();
@@ -73,11 +74,16 @@ export function repoCacheDir(cacheDir: string, repo: string): string {
   return join(cacheDir, repoFolderName(repo));
 }
 
+/** The blob of a file; `etag` must be its hash (sha256 or git sha1), never a path. */
 export function blobPath(cacheDir: string, repo: string, etag: string): string {
+  if (!BLOB_NAME.test(etag)) throw new HubError('ARGUMENT', `invalid blob name ${JSON.stringify(etag)} (expected a sha256 or git sha1)`);
   return join(repoCacheDir(cacheDir, repo), 'blobs', etag);
 }
 
+/** The snapshot path of a file; `commit` is a commit id (or a revision name with no recorded ref), never a path. */
 export function snapshotPath(cacheDir: string, repo: string, commit: string, filename: string): string {
+  validateRelative('snapshot folder', commit);
+  validateFilename(filename);
   return join(repoCacheDir(cacheDir, repo), 'snapshots', commit, ...filename.split('/'));
 }
 
@@ -85,11 +91,11 @@ export function refPath(cacheDir: string, repo: string, revision: string): strin
   return join(repoCacheDir(cacheDir, repo), 'refs', ...revision.split('/'));
 }
 
-/** The commit recorded for a branch or tag, or undefined when none is cached. */
+/** The commit recorded for a branch or tag, or undefined when none is cached (or the ref is not a commit id). */
 export async function readRef(cacheDir: string, repo: string, revision: string): Promise<string | undefined> {
   try {
     const text = (await readFile(refPath(cacheDir, repo, revision), 'utf8')).trim();
-    return text === '' ? undefined : text;
+    return isCommitHash(text) ? text : undefined;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') {
       return undefined;

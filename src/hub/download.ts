@@ -17,7 +17,8 @@ import {
   type HubEnv,
 } from './cache.ts';
 import { HubError, describeFailure, manualDownloadHint } from './errors.ts';
-import { DEFAULT_ENDPOINT, NetworkFailure, fetchFileMetadata, hubFileUrl, type FileMetadata } from './metadata.ts';
+import { withFileLock } from './lock.ts';
+import { DEFAULT_ENDPOINT, NetworkFailure, fetchFileMetadata, hubFileUrl, sameOrigin, withoutAuthorization, type FileMetadata } from './metadata.ts';
 import { gitBlobSha1, transferResumable, type ProgressFn, type TransferResult } from './transfer.ts';
 
 export interface HubDownloadOptions {
@@ -50,6 +51,8 @@ export interface HubDownloadOptions {
   retries?: number;
   /** Base delay between those attempts, in ms (grows linearly). Default 1000. */
   retryDelayMs?: number;
+  /** Called when another download of the same file (this process or another) holds its lock and this one waits. */
+  onLockWait?: (holder: string) => void;
 }
 
 const TRUE_VALUES = new Set(['1', 'ON', 'YES', 'TRUE']);
@@ -157,14 +160,6 @@ async function verify(got: TransferResult, meta: FileMetadata, r: Resolved, inco
   }
 }
 
-function sameOrigin(a: string, b: string): boolean {
-  try {
-    return new URL(a).origin === new URL(b).origin;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Downloads one file of a hub model repository into the hub cache and returns its snapshot path
  * (`<cache>/models--org--name/snapshots/<commit>/<filename>`). A file already cached for the revision is returned
@@ -205,40 +200,57 @@ export async function hubDownload(opts: HubDownloadOptions): Promise<string> {
   const blob = blobPath(r.cacheDir, r.repo, meta.etag);
   if ((await fileSize(blob)) === undefined) {
     await mkdir(dirname(blob), { recursive: true });
-    const incomplete = `${blob}.incomplete`;
-    const cdnHeaders = { ...headers };
-    if (!sameOrigin(meta.location, r.endpoint)) delete cdnHeaders.Authorization;
-    let got: TransferResult;
-    try {
-      got = await transferResumable({
-        url: meta.location,
-        displayUrl: r.url,
-        headers: cdnHeaders,
-        incompletePath: incomplete,
-        expectedSize: r.expectedSize ?? meta.size,
-        onProgress: opts.onProgress,
-        signal: opts.signal,
-        timeoutMs,
-        retries: opts.retries ?? 3,
-        retryDelayMs: opts.retryDelayMs ?? 1000,
-      });
-    } catch (e) {
-      if (!(e instanceof NetworkFailure)) throw e;
-      const have = (await fileSize(incomplete)) ?? 0;
-      const size = r.expectedSize ?? meta.size;
-      throw new HubError(
-        'INTERRUPTED',
-        `The download of ${r.url} broke off after ${have}${size === undefined ? '' : ` of ${size}`} bytes ` +
-          `(${describeFailure(e.cause)}). The partial file ${incomplete} is kept; running again resumes it. ` +
-          `Or: ${manualDownloadHint(r.url, pointer)}`,
-        { url: r.url, target: pointer, cause: e },
-      );
-    }
-    await verify(got, meta, r, incomplete, pointer);
-    await chmod(incomplete, 0o644);
-    await rename(incomplete, blob);
+    // One download of a blob at a time: a second one waits, then finds the blob stored.
+    await withFileLock(`${blob}.lock`, () => fetchBlob(r, meta, blob, pointer, headers, opts, timeoutMs), {
+      signal: opts.signal,
+      onWait: opts.onLockWait,
+    });
   }
   await linkSnapshot(blob, pointer);
   await writeRef(r.cacheDir, r.repo, r.revision, meta.commit);
   return pointer;
+}
+
+/** GETs the bytes into `<blob>.incomplete` (resuming), verifies them and moves them into place; a no-op when the blob exists. */
+async function fetchBlob(
+  r: Resolved,
+  meta: FileMetadata,
+  blob: string,
+  pointer: string,
+  headers: Record<string, string>,
+  opts: HubDownloadOptions,
+  timeoutMs: number,
+): Promise<void> {
+  if ((await fileSize(blob)) !== undefined) return;
+  const incomplete = `${blob}.incomplete`;
+  const cdnHeaders = sameOrigin(meta.location, r.endpoint) ? headers : withoutAuthorization(headers);
+  let got: TransferResult;
+  try {
+    got = await transferResumable({
+      url: meta.location,
+      displayUrl: r.url,
+      headers: cdnHeaders,
+      incompletePath: incomplete,
+      expectedSize: r.expectedSize ?? meta.size,
+      onProgress: opts.onProgress,
+      signal: opts.signal,
+      timeoutMs,
+      retries: opts.retries ?? 3,
+      retryDelayMs: opts.retryDelayMs ?? 1000,
+    });
+  } catch (e) {
+    if (!(e instanceof NetworkFailure)) throw e;
+    const have = (await fileSize(incomplete)) ?? 0;
+    const size = r.expectedSize ?? meta.size;
+    throw new HubError(
+      'INTERRUPTED',
+      `The download of ${r.url} broke off after ${have}${size === undefined ? '' : ` of ${size}`} bytes ` +
+        `(${describeFailure(e.cause)}). The partial file ${incomplete} is kept; running again resumes it. ` +
+        `Or: ${manualDownloadHint(r.url, pointer)}`,
+      { url: r.url, target: pointer, cause: e },
+    );
+  }
+  await verify(got, meta, r, incomplete, pointer);
+  await chmod(incomplete, 0o644);
+  await rename(incomplete, blob);
 }

@@ -79,19 +79,60 @@ export function httpStatusError(status: number, url: string, target: string | un
   return new HubError('HTTP', `${url}: ${why}`, { url, target, status });
 }
 
+const COMMIT_HEX = /^[0-9a-f]{40}$/;
+const HASH_HEX = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
+
+/**
+ * The commit of an answer, checked: 40 hex digits (it names a folder of the cache, so nothing else may pass).
+ */
+export function checkedCommit(value: string | null, url: string, target: string | undefined): string {
+  const commit = value?.trim().toLowerCase() ?? '';
+  if (!COMMIT_HEX.test(commit)) {
+    const shown =
+      value === null || value.trim() === '' ? 'no X-Repo-Commit header (not a Hugging Face hub?)' : `X-Repo-Commit ${JSON.stringify(value.slice(0, 80))}`;
+    throw new HubError('BAD_RESPONSE', `${url}: the answer has ${shown}; a commit id is 40 hex digits`, { url, target });
+  }
+  return commit;
+}
+
+/**
+ * The ETag of an answer, checked: the sha256 of an LFS file or the git sha1 of a small one (it names the blob file
+ * and is what the bytes are verified against, so nothing else may pass).
+ */
+export function checkedEtag(value: string | undefined, url: string, target: string | undefined): string {
+  const etag = value?.toLowerCase() ?? '';
+  if (!HASH_HEX.test(etag)) {
+    const shown = value === undefined ? 'no ETag' : `the ETag ${JSON.stringify(value.slice(0, 80))}`;
+    throw new HubError('BAD_RESPONSE', `${url}: the answer has ${shown}, not a sha256 or git sha1, so the file cannot be verified`, { url, target });
+  }
+  return etag;
+}
+
+function origin(url: string): string | undefined {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * HEADs the resolve URL without following the CDN redirect, as huggingface_hub does: the redirect carries the
- * metadata of the linked LFS file. Redirects without hub headers (a renamed repository) are followed.
+ * metadata of the linked LFS file. Redirects without hub headers (a renamed repository) are followed; the
+ * `Authorization` header goes only to the origin of `url`, and once a redirect has left it, never again.
  */
 export async function fetchFileMetadata(url: string, opts: RequestOptions, target?: string): Promise<FileMetadata> {
   let current = url;
+  const home = origin(url);
+  let headers: Record<string, string> = { ...opts.headers, 'Accept-Encoding': 'identity' };
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+    if (origin(current) !== home) headers = withoutAuthorization(headers);
     let res: Response;
     try {
       res = await fetch(current, {
         method: 'HEAD',
         redirect: 'manual',
-        headers: { ...opts.headers, 'Accept-Encoding': 'identity' },
+        headers,
         signal: withTimeout(opts.signal, opts.timeoutMs),
       });
     } catch (e) {
@@ -107,25 +148,23 @@ export async function fetchFileMetadata(url: string, opts: RequestOptions, targe
     }
     if (res.status >= 500) throw new NetworkFailure(current, new Error(`server error ${res.status}`));
     if (!redirect && !res.ok) throw httpStatusError(res.status, url, target);
-    if (commit === null || commit.trim() === '') {
-      throw new HubError('BAD_RESPONSE', `${url}: the answer has no X-Repo-Commit header (not a Hugging Face hub?)`, {
-        url,
-        target,
-      });
-    }
-    const etag = normalizeEtag(res.headers.get('x-linked-etag') ?? res.headers.get('etag'));
-    if (etag === undefined || !/^[A-Za-z0-9._-]+$/.test(etag)) {
-      throw new HubError('BAD_RESPONSE', `${url}: the answer has no usable ETag, so the file cannot be verified`, {
-        url,
-        target,
-      });
-    }
     return {
-      commit: commit.trim(),
-      etag,
+      commit: checkedCommit(commit, url, target),
+      etag: checkedEtag(normalizeEtag(res.headers.get('x-linked-etag') ?? res.headers.get('etag')), url, target),
       size: intHeader(res.headers.get('x-linked-size')) ?? (redirect ? undefined : intHeader(res.headers.get('content-length'))),
       location: redirect && location !== null ? new URL(location, current).toString() : current,
     };
   }
   throw new HubError('BAD_RESPONSE', `${url}: more than ${MAX_REDIRECTS} redirects`, { url, target });
+}
+
+/** The headers without `Authorization` (any spelling). */
+export function withoutAuthorization(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== 'authorization'));
+}
+
+/** Whether two URLs share scheme, host and port. */
+export function sameOrigin(a: string, b: string): boolean {
+  const o = origin(a);
+  return o !== undefined && o === origin(b);
 }

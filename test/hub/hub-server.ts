@@ -21,6 +21,8 @@ export interface CdnBehaviour {
   ignoreRange?: boolean;
   /** Send wrong bytes (one byte flipped in the middle) under the right headers. */
   corrupt?: boolean;
+  /** Send the body in 64 KiB pieces with this pause (ms) between them, so that two downloads overlap. */
+  throttleMs?: number;
 }
 
 export function sha256Hex(data: Uint8Array): string {
@@ -57,6 +59,10 @@ export class FakeHub {
   cdnBehaviour: CdnBehaviour = {};
   /** Status to answer every resolve request with instead (e.g. 404, 401). */
   hubStatus: number | undefined;
+  /** Header values to send instead of the honest ones (a hostile or broken hub), e.g. X-Repo-Commit, X-Linked-Etag. */
+  hubHeaders: Record<string, string> = {};
+  /** Answers a resolve request itself when it returns true (redirects elsewhere, odd answers). */
+  hubHook: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined;
   endpoint = '';
   cdnBase = '';
   private readonly hub = createServer((q, s) => this.onHub(q, s));
@@ -97,6 +103,7 @@ export class FakeHub {
 
   private onHub(req: IncomingMessage, res: ServerResponse): void {
     this.record('hub', req);
+    if (this.hubHook?.(req, res)) return;
     const prefix = `/${this.repo}/resolve/`;
     const url = new URL(req.url ?? '/', this.endpoint);
     const rest = url.pathname.startsWith(prefix) ? url.pathname.slice(prefix.length) : undefined;
@@ -105,6 +112,7 @@ export class FakeHub {
     const filename = rest !== undefined && slash > 0 ? decodeURIComponent(rest.slice(slash + 1)) : undefined;
     const file = filename !== undefined ? this.files[filename] : undefined;
     const common = { 'X-Repo-Commit': this.commit, 'Content-Type': 'text/plain' };
+    const hostile = this.hubHeaders;
     if (this.hubStatus !== undefined) {
       res.writeHead(this.hubStatus, common).end('error');
       return;
@@ -123,6 +131,7 @@ export class FakeHub {
         ETag: `"${sha}"`,
         Location: `${this.cdnBase}/repos/ab/${sha}?response-content-disposition=attachment`,
         'Content-Length': String(Buffer.byteLength(body)),
+        ...hostile,
       });
       res.end(req.method === 'HEAD' ? undefined : body);
       return;
@@ -132,6 +141,7 @@ export class FakeHub {
       ETag: `"${gitSha1Hex(file.data)}"`,
       'Content-Length': String(file.data.byteLength),
       'Accept-Ranges': 'bytes',
+      ...hostile,
     });
     res.end(req.method === 'HEAD' ? undefined : file.data);
   }
@@ -173,6 +183,19 @@ export class FakeHub {
       b.cuts = (b.cuts ?? 1) - 1;
       // Send the first bytes, give the client time to store them, then drop the connection mid-body.
       res.write(body.subarray(0, b.cutAfter), () => setTimeout(() => res.socket?.destroy(), 150));
+      return;
+    }
+    if (b.throttleMs !== undefined) {
+      const pause = b.throttleMs;
+      const piece = (at: number): void => {
+        if (res.destroyed) return;
+        if (at >= body.length) {
+          res.end();
+          return;
+        }
+        res.write(body.subarray(at, at + 65536), () => setTimeout(() => piece(at + 65536), pause));
+      };
+      piece(0);
       return;
     }
     res.end(body);
