@@ -120,6 +120,7 @@ export async function fitMvfa(clip: ClipModel, text: Float32Array, o: FitOptions
     },
     onEpoch: async (epoch, adapters, state) => {
       await saveTrainingState(statePath, { adapters, state, losses: [...priorLosses, ...runLosses], fingerprint });
+      if (process.env.MVFA_TEST_HOLD) await (await import('../util/test-hold.ts')).testHold('checkpoint', epoch + 1);
       o.onStage?.('epoch', epoch + 1, o.epochs);
     },
   });
