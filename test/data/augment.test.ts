@@ -1,14 +1,13 @@
+// Parity of the x11 few-shot augmentation with torch (affine_grid/grid_sample with reflection, flips). The torch
+// outputs are committed in fixtures/data/augment (scripts/fixtures/data_augment_ref.py builds the same inputs from the
+// same seeds and records their SHA-256, checked here before any comparison).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { inflateSync } from 'node:zlib';
 import { AUGMENT_COUNT, AUGMENT_OPS, affineGridSample, augment11, binarizeMask, hflip, translationTheta, vflip, type Shape3 } from '../../src/data/augment.ts';
-
-const PYTHON = '/usr/bin/python3';
-const REF_SCRIPT = fileURLToPath(new URL('../../scripts/fixtures/data_augment_ref.py', import.meta.url));
+import { fixture } from '../support/fixtures.ts';
 
 /** Small LCG (Numerical Recipes constants) for test inputs only. */
 function lcg(seed: number): () => number {
@@ -51,44 +50,46 @@ interface Case {
   readonly shape: Shape3;
 }
 
-/** Runs the torch reference on every case in one python process; returns [11*C*H*W] per case. */
-function torchReference(cases: readonly Case[]): Float32Array[] {
-  assert.ok(existsSync(PYTHON), `${PYTHON} is required for the augmentation parity test`);
-  const dir = mkdtempSync(join(tmpdir(), 'mvfa-augment-'));
-  try {
-    const args: string[] = [REF_SCRIPT];
-    cases.forEach((c, i) => {
-      const inPath = join(dir, `in${i}.f32`);
-      writeFileSync(inPath, Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength));
-      args.push(inPath, String(c.shape[0]), String(c.shape[1]), String(c.shape[2]), join(dir, `out${i}.f32`));
-    });
-    const r = spawnSync(PYTHON, args, { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' } });
-    assert.equal(r.status, 0, `torch reference failed (is python3-torch installed?):\n${r.stderr}`);
-    return cases.map((_, i) => {
-      const buf = readFileSync(join(dir, `out${i}.f32`));
-      return new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
-    });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+interface RefCase {
+  name: string;
+  kind: 'image' | 'mask';
+  shape: Shape3;
+  seed: number;
+  input_sha256: string;
+  output: string;
 }
 
 const CASES: readonly Case[] = [
-  { name: 'image [3,240,240]', data: randomImage([3, 240, 240], 7), shape: [3, 240, 240] },
   { name: 'mask [1,240,240]', data: blobMask(240, 240, 11), shape: [1, 240, 240] },
+  { name: 'image [3,32,40]', data: randomImage([3, 32, 40], 7), shape: [3, 32, 40] },
   { name: 'image [2,37,53]', data: randomImage([2, 37, 53], 3), shape: [2, 37, 53] },
 ];
-let refsCache: Float32Array[] | null = null;
-/** One python process for all parity tests (torch import dominates the run time). */
+
+const sha256 = (a: Float32Array): string =>
+  createHash('sha256')
+    .update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength))
+    .digest('hex');
+
+/** torch's [11*C*H*W] outputs per case, after checking that the reference was computed on these very inputs. */
 function refs(): Float32Array[] {
-  refsCache ??= torchReference(CASES);
-  return refsCache;
+  const manifest = JSON.parse(readFileSync(fixture('data', 'augment', 'cases.json'), 'utf8')) as RefCase[];
+  assert.deepEqual(
+    manifest.map((m) => [m.name, m.shape]),
+    CASES.map((c) => [c.name, c.shape]),
+    'fixture cases',
+  );
+  return CASES.map((c, i) => {
+    assert.equal(sha256(c.data), manifest[i].input_sha256, `${c.name}: the reference was computed on different inputs`);
+    const buf = inflateSync(readFileSync(fixture('data', 'augment', manifest[i].output)));
+    return new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+  });
 }
 
 test('augment11 matches torch affine_grid/grid_sample(reflection) for all 11 outputs', () => {
   const report: string[] = [];
+  const all = refs();
   CASES.forEach((c, ci) => {
-    const ref = refs()[ci];
+    const ref = all[ci];
     const outs = augment11(c.data, c.shape);
     assert.equal(outs.length, AUGMENT_COUNT);
     const n = c.data.length;
@@ -108,8 +109,8 @@ test('augment11 matches torch affine_grid/grid_sample(reflection) for all 11 out
 });
 
 test('augmented binary mask thresholded at 0.5 matches torch thresholded', () => {
-  const c = CASES[1];
-  const ref = refs()[1];
+  const c = CASES[0];
+  const ref = refs()[0];
   const n = c.data.length;
   augment11(c.data, c.shape).forEach((o, k) => {
     const mine = binarizeMask(o);

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { BMAD_KEYS, DatasetError } from '../../src/data/datasets.ts';
 import {
   BUNDLED_SEED_DIR,
@@ -19,8 +20,23 @@ import {
 import { openDataset } from '../../src/data/layout.ts';
 import { makeTree, mvfaSplit, tempRoot } from './tree.ts';
 
-const BUSI = resolve('../shared/data/BUSI_AD');
-const SPEC = resolve('../shared/docs/mvfa-spec.md');
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+/** The real BUSI subset bundled for the demo (2 + 2 few-shot images, 20 + 20 test images). */
+const DEMO_BUSI = join(REPO, 'demo/BUSI_demo_AD');
+/** An independent copy of the 24 official seed lists (the specification's Appendix A). */
+const SPEC = join(REPO, 'fixtures/data/mvfa-seed-lists.md');
+/** The K-shot lists of the full BUSI_AD folder (16 + 16 few-shot pool); its valid/ names are rebuilt from them. */
+const BUSI_SEEDS = join(REPO, 'fixtures/data/BUSI_AD_fewshot_seed');
+
+/** A BUSI_AD-like tree (file names only) whose valid/ holds exactly the 16-shot names, with the real seed lists. */
+function busiTree(base: string): string {
+  const root = join(base, 'BUSI_AD');
+  const sixteen = readSeedFile(join(BUSI_SEEDS, '16-shot.txt'));
+  makeTree(root, [...mvfaSplit('valid', [...sixteen.normal].sort(), [...sixteen.abnormal].sort()), ...mvfaSplit('test', ['t1.png'], ['u1.png'])]);
+  makeTree(root, ['fewshot_seed/']);
+  for (const k of SHOT_COUNTS) writeFileSync(join(root, 'fewshot_seed', `${k}-shot.txt`), readFileSync(join(BUSI_SEEDS, `${k}-shot.txt`)));
+  return root;
+}
 
 function throwsDataset(fn: () => unknown, ...fragments: string[]): void {
   assert.throws(fn, (e: unknown) => {
@@ -165,28 +181,43 @@ test("fewShotSplit: BMAD's flat AC-only layout, explicit seed files, own lists, 
   throwsDataset(() => fewShotSplit(gen, undefined, 0), 'positive integer');
 });
 
-test('shared BUSI_AD: its own fewshot_seed lists resolve for K = 2, 4, 8, 16', () => {
-  for (const k of SHOT_COUNTS) {
-    const s = fewShotSplit(BUSI, undefined, k);
-    const own = join(BUSI, 'fewshot_seed', `${k}-shot.txt`);
-    assert.equal(s.seedFile, own);
-    const lines = readFileSync(own, 'utf8').split('\n');
-    const names = (prefix: string) => (lines.find((l) => l.startsWith(prefix)) ?? '').split(/\s+/).slice(1).filter(Boolean);
-    assert.deepEqual(
-      s.abnormals,
-      names('a-0:').map((x) => join(BUSI, 'valid/Ungood/img', x)),
-    );
-    assert.deepEqual(
-      s.normals,
-      names('n-0:').map((x) => join(BUSI, 'valid/good/img', x)),
-    );
-    assert.equal(s.abnormals.length, k);
-    assert.equal(s.masks.size, k);
-    for (const [img, mask] of s.masks) {
-      assert.equal(mask, join(BUSI, 'valid/Ungood/anomaly_mask', basename(img)));
-      assert.ok(existsSync(mask));
-    }
+function checkOwnList(root: string, k: number): void {
+  const s = fewShotSplit(root, undefined, k);
+  const own = join(root, 'fewshot_seed', `${k}-shot.txt`);
+  assert.equal(s.seedFile, own);
+  const lines = readFileSync(own, 'utf8').split('\n');
+  const names = (prefix: string) => (lines.find((l) => l.startsWith(prefix)) ?? '').split(/\s+/).slice(1).filter(Boolean);
+  assert.deepEqual(
+    s.abnormals,
+    names('a-0:').map((x) => join(root, 'valid/Ungood/img', x)),
+  );
+  assert.deepEqual(
+    s.normals,
+    names('n-0:').map((x) => join(root, 'valid/good/img', x)),
+  );
+  assert.equal(s.abnormals.length, k);
+  assert.equal(s.masks.size, k);
+  for (const [img, mask] of s.masks) {
+    assert.equal(mask, join(root, 'valid/Ungood/anomaly_mask', basename(img)));
+    assert.ok(existsSync(mask));
   }
+}
+
+test('bundled demo BUSI: its own 2-shot list resolves to the real files', () => {
+  checkOwnList(DEMO_BUSI, 2);
+  assert.deepEqual(
+    fewShotSplit(DEMO_BUSI, undefined, 2).normals.map((p) => basename(p)),
+    ['busi_0464.png', 'busi_0147.png'],
+  );
+});
+
+test("BUSI_AD's own fewshot_seed lists resolve for K = 2, 4, 8, 16 (nested prefixes of one draw)", (t) => {
+  const base = tempRoot('busi');
+  t.after(() => rmSync(base, { recursive: true, force: true }));
+  const root = busiTree(base);
+  for (const k of SHOT_COUNTS) checkOwnList(root, k);
+  const sixteen = fewShotSplit(root, undefined, 16);
+  for (const k of [2, 4, 8]) assert.deepEqual(fewShotSplit(root, undefined, k).normals, sixteen.normals.slice(0, k), `${k}-shot`);
 });
 
 /** Independent mulberry32 in BigInt arithmetic. */
@@ -215,8 +246,11 @@ test('mulberry32 matches an independent implementation', () => {
   }
 });
 
-test('drawFewShotSplit: deterministic seeded K-shot draws from valid/', () => {
-  const valid = openDataset(BUSI, { organ: 'breast ultrasound' }).valid;
+test('drawFewShotSplit: deterministic seeded K-shot draws from valid/', (t) => {
+  const base = tempRoot('draw');
+  t.after(() => rmSync(base, { recursive: true, force: true }));
+  const valid = openDataset(busiTree(base), { organ: 'breast ultrasound' }).valid;
+  assert.equal(valid.normals.length, 16);
   const a = drawFewShotSplit(valid, 4, 111);
   const b = drawFewShotSplit(valid, 4, 111);
   assert.deepEqual(a, b);

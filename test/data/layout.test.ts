@@ -1,12 +1,14 @@
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { DATASETS, DatasetError } from '../../src/data/datasets.ts';
 import { compareCodePoints, inferTask, listImageNames, openBmadDataset, openDataset, orderedItems, scanSplit } from '../../src/data/layout.ts';
 import { makeTree, mvfaSplit, tempRoot } from './tree.ts';
 
-const BUSI = resolve('../shared/data/BUSI_AD');
+/** The real BUSI subset bundled for the demo (2 + 2 few-shot images, 20 + 20 test images with masks). */
+const BUSI = fileURLToPath(new URL('../../demo/BUSI_demo_AD', import.meta.url));
 
 function throwsDataset(fn: () => unknown, ...fragments: string[]): void {
   assert.throws(fn, (e: unknown) => {
@@ -162,28 +164,32 @@ test('compareCodePoints', () => {
   assert.equal(compareCodePoints('\u{1F600}', '\uFF5E'), 1);
 });
 
-test('shared BUSI_AD: counts 16/16/115/631, masks paired by name', () => {
+test('bundled demo BUSI: counts 2/2/20/20, masks paired by name', () => {
   const ds = openDataset(BUSI, { organ: 'breast ultrasound' });
   assert.equal(ds.info.task, 'AC+AS');
-  assert.equal(ds.info.key, 'BUSI');
-  assert.equal(ds.valid.normals.length, 16);
-  assert.equal(ds.valid.abnormals.length, 16);
-  assert.equal(ds.test.normals.length, 115);
-  assert.equal(ds.test.abnormals.length, 631);
-  assert.equal(ds.valid.masks.size, 16);
-  assert.equal(ds.test.masks.size, 631);
+  assert.equal(ds.info.key, 'BUSI_demo');
+  assert.equal(ds.valid.normals.length, 2);
+  assert.equal(ds.valid.abnormals.length, 2);
+  assert.equal(ds.test.normals.length, 20);
+  assert.equal(ds.test.abnormals.length, 20);
+  assert.equal(ds.valid.masks.size, 2);
+  assert.equal(ds.test.masks.size, 20);
   for (const split of [ds.valid, ds.test]) {
     for (const [img, mask] of split.masks) {
       assert.equal(mask, img.replace('/Ungood/img/', '/Ungood/anomaly_mask/'));
     }
-    const names = split.normals.map((p) => p.slice(p.lastIndexOf('/') + 1));
+    const names = split.normals.map((p) => basename(p));
     assert.deepEqual(names, [...names].sort());
   }
-  assert.equal(ds.valid.normals[0], join(BUSI, 'valid/good/img/busi_0060.png'));
+  assert.deepEqual(
+    ds.valid.normals.map((p) => basename(p)),
+    ['busi_0147.png', 'busi_0464.png'],
+  );
+  assert.equal(ds.test.normals[0], join(BUSI, 'test/good/img/busi_0023.png'));
   const items = orderedItems(ds.test);
-  assert.equal(items.length, 746);
-  assert.equal(items.filter((i) => i.label === 0).length, 115);
-  assert.ok(items.slice(0, 115).every((i) => i.label === 0 && i.mask === null));
-  assert.ok(items.slice(115).every((i) => i.label === 1 && i.mask !== null));
+  assert.equal(items.length, 40);
+  assert.equal(items.filter((i) => i.label === 0).length, 20);
+  assert.ok(items.slice(0, 20).every((i) => i.label === 0 && i.mask === null));
+  assert.ok(items.slice(20).every((i) => i.label === 1 && i.mask !== null));
   assert.equal(scanSplit(BUSI, 'valid', 'AC').masks.size, 0);
 });
