@@ -1,12 +1,12 @@
 // Training MVFA from image folders: files → samples → adapters → calibration → checkpoint (crash-safe, resumable).
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { type ClipModel } from '../clip/model.ts';
 import { type AugmentMode, type TrainingFiles, augmentSupport, checkMaskSizes, loadTrainingSamples, trainingFiles } from '../data/training-set.ts';
 import { type AdapterSet, checkAdapterFit, initAdapters } from '../mvfa/adapters.ts';
-import { type Calibration, type Task, calibrate } from '../mvfa/calibration.ts';
+import { type Calibration, type Task, calibrate } from '../mvfa/fusion.ts';
 import { type AdapterCheckpoint, saveAdapters } from '../mvfa/checkpoint.ts';
 import { Mvfa } from '../mvfa/mvfa.ts';
 import { checkLevels } from '../mvfa/network.ts';
@@ -48,6 +48,18 @@ export interface FitResult {
   timings: Record<string, number>;
 }
 
+/** SHA-256 of every training file's bytes (images and masks), so a resume notices a file replaced under its name. */
+async function contentDigests(files: TrainingFiles): Promise<string[]> {
+  const paths = [...files.normal, ...files.abnormal.flatMap((a) => (a.mask === null ? [a.path] : [a.path, a.mask]))];
+  const out: string[] = [];
+  for (const p of paths) {
+    const h = createHash('sha256');
+    for await (const chunk of createReadStream(p)) h.update(chunk as Buffer);
+    out.push(h.digest('hex'));
+  }
+  return out;
+}
+
 export async function fitMvfa(clip: ClipModel, text: Float32Array, o: FitOptions): Promise<FitResult> {
   const timings: Record<string, number> = {};
   let t = Date.now();
@@ -74,6 +86,7 @@ export async function fitMvfa(clip: ClipModel, text: Float32Array, o: FitOptions
     .update(
       JSON.stringify({
         files,
+        contents: await contentDigests(files),
         organ: o.organ,
         loss: o.loss ?? 'code',
         epochs: o.epochs,

@@ -8,7 +8,7 @@ import { type Activation } from '../clip/transformer.ts';
 import { type AugmentMode, augmentSupport, listImages } from '../data/training-set.ts';
 import { loadImageTensor } from '../io/image.ts';
 import { type AdapterSet } from '../mvfa/adapters.ts';
-import { type Calibration, fuseCalibrated, mean } from '../mvfa/calibration.ts';
+import { type Calibration, fuseCalibrated, mean } from '../mvfa/fusion.ts';
 import { loadAdapters } from '../mvfa/checkpoint.ts';
 import { Mvfa } from '../mvfa/mvfa.ts';
 import { HttpError } from './http.ts';

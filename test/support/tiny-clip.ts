@@ -11,7 +11,7 @@
 import { join } from 'node:path';
 import { writeSafetensors } from '../../src/io/safetensors.ts';
 import { type HostTensor } from '../../src/io/tensor.ts';
-import { seededStream, streamSeed } from './seeded.ts';
+import { mulberry32Words, seededStream, seededUnit, streamSeed } from './seeded.ts';
 
 export interface TinyClipOptions {
   /** Recorded in the file's metadata only: the activation is chosen when the model is loaded. */
@@ -26,6 +26,13 @@ export interface TinyClipOptions {
   seed?: number;
   /** Recorded in the file's metadata only: the positional embedding is always 24×24+1 and is resized when run. */
   imageSize?: number;
+  /** Smaller layouts (the committed .pth/TorchScript loader fixtures): defaults as TINY_CLIP. */
+  patch?: number;
+  grid?: number;
+  twidth?: number;
+  tlayers?: number;
+  vocab?: number;
+  embed?: number;
 }
 
 export const TINY_CLIP = { vwidth: 128, vlayers: 2, patch: 14, grid: 24, twidth: 64, tlayers: 2, ctx: 77, vocab: 49408, embed: 32 } as const;
@@ -59,9 +66,16 @@ function blockParams(prefix: string, layers: number, d: number): Param[] {
 }
 
 /** The parameter list (name, shape, scale, offset) in the order clip_ref.py documents. */
-function tinyClipParams(vwidth: number, vlayers: number): Param[] {
-  const { patch, grid, twidth, tlayers, ctx, vocab, embed } = TINY_CLIP;
-  const w = vwidth;
+function tinyClipParams(o: TinyClipOptions): Param[] {
+  const { ctx } = TINY_CLIP;
+  const w = o.vwidth ?? TINY_CLIP.vwidth;
+  const vlayers = o.vlayers ?? TINY_CLIP.vlayers;
+  const patch = o.patch ?? TINY_CLIP.patch;
+  const grid = o.grid ?? TINY_CLIP.grid;
+  const twidth = o.twidth ?? TINY_CLIP.twidth;
+  const tlayers = o.tlayers ?? TINY_CLIP.tlayers;
+  const vocab = o.vocab ?? TINY_CLIP.vocab;
+  const embed = o.embed ?? TINY_CLIP.embed;
   const p = (name: string, shape: number[], scale: number, offset = 0): Param => ({ name, shape, scale, offset });
   return [
     p('visual.conv1.weight', [w, 3, patch, patch], 1 / Math.sqrt(3 * patch * patch)),
@@ -87,7 +101,7 @@ function tinyClipParams(vwidth: number, vlayers: number): Param[] {
 export function tinyClipTensors(opts: TinyClipOptions = {}): Map<string, HostTensor> {
   const seed = opts.seed ?? 0;
   const out = new Map<string, HostTensor>();
-  for (const { name, shape, scale, offset } of tinyClipParams(opts.vwidth ?? TINY_CLIP.vwidth, opts.vlayers ?? TINY_CLIP.vlayers)) {
+  for (const { name, shape, scale, offset } of tinyClipParams(opts)) {
     const n = shape.reduce((a, b) => a * b, 1);
     out.set(name, { dtype: 'float32', shape, data: seededStream(streamSeed(seed, name), n, scale, offset) });
   }
@@ -103,4 +117,30 @@ export async function writeTinyClip(dir: string, opts: TinyClipOptions = {}): Pr
   if (opts.imageSize) meta.image_size = String(opts.imageSize);
   await writeSafetensors(path, tinyClipTensors(opts), meta, { overwrite: true });
   return path;
+}
+
+/**
+ * The seeded inputs of clip_ref.py (tiny_clip_inputs): token rows [4, 77] and images [3, 3, S, S] in [0, 1).
+ * Row r: start token vocab − 2, then lengths[r] − 2 tokens 1 + ⌊k·(vocab − 4)/2³²⌋ from the stream
+ * streamSeed(seed, 'text_ids') (consumed row after row), then the end token vocab − 1; zeros after.
+ */
+export function tinyClipInputs(
+  seed: number,
+  imageSize: number,
+  vocab: number = TINY_CLIP.vocab,
+  nImages = 3,
+  lengths: readonly number[] = [5, 9, 17, 75],
+): { ids: Int32Array; images: Float32Array } {
+  const words = mulberry32Words(
+    streamSeed(seed, 'text_ids'),
+    lengths.reduce((a, n) => a + n - 2, 0),
+  );
+  const ids = new Int32Array(lengths.length * 77);
+  let off = 0;
+  lengths.forEach((len, r) => {
+    ids[r * 77] = vocab - 2;
+    for (let j = 1; j < len - 1; j++) ids[r * 77 + j] = 1 + Math.floor((words[off++] * (vocab - 4)) / 4294967296);
+    ids[r * 77 + len - 1] = vocab - 1;
+  });
+  return { ids, images: seededUnit(streamSeed(seed, 'images'), nImages * 3 * imageSize * imageSize) };
 }
