@@ -39,9 +39,35 @@ export function cloneAdapters(a: AdapterSet): AdapterSet {
   return { ...a, levels: [...a.levels], seg: a.seg.map(c), det: a.det.map(c) };
 }
 
-/** Graph input name of a tensor, e.g. `seg_fc1_0`. */
-export function adapterInputName(head: Head, fc: 'fc1' | 'fc2', j: number): string {
+export type AdapterFc = 'fc1' | 'fc2';
+
+/** One adapter tensor: head, layer, level index (0-based position in `levels`) and its graph input name. */
+export interface AdapterParam {
+  head: Head;
+  fc: AdapterFc;
+  level: number;
+  name: string;
+}
+
+/** Graph input name of a tensor, e.g. `seg_fc1_0` (the one place that spells it; never parse it back). */
+export function adapterInputName(head: Head, fc: AdapterFc, j: number): string {
   return `${head}_${fc}_${j}`;
+}
+
+/** Every adapter tensor of `nLevels` levels of `heads`, in the official order (per head: level, fc1 then fc2). */
+export function adapterParams(nLevels: number, heads: readonly Head[] = HEADS): AdapterParam[] {
+  const out: AdapterParam[] = [];
+  for (const head of heads)
+    for (let level = 0; level < nLevels; level++)
+      for (const fc of ['fc1', 'fc2'] as const) out.push({ head, fc, level, name: adapterInputName(head, fc, level) });
+  return out;
+}
+
+/** The adapter tensor a graph input name stands for (looked up among `adapterParams`, not parsed). */
+export function adapterParam(name: string, nLevels: number): AdapterParam {
+  const p = adapterParams(nLevels).find((q) => q.name === name);
+  if (!p) throw new RangeError(`'${name}' is not an adapter tensor of ${nLevels} levels`);
+  return p;
 }
 
 export interface AdapterValues {
@@ -62,12 +88,7 @@ export function adapterInputs(g: Graph, width: number, bottleneck: number, nLeve
 /** Feeds for `adapterInputs`. */
 export function adapterFeeds(a: AdapterSet): Record<string, Float32Array> {
   const f: Record<string, Float32Array> = {};
-  for (const head of HEADS) {
-    a[head].forEach((p, j) => {
-      f[adapterInputName(head, 'fc1', j)] = p.fc1;
-      f[adapterInputName(head, 'fc2', j)] = p.fc2;
-    });
-  }
+  for (const p of adapterParams(a.levels.length)) f[p.name] = a[p.head][p.level][p.fc];
   return f;
 }
 

@@ -3,10 +3,9 @@
 import { openSafetensors, writeSafetensors } from '../io/safetensors.ts';
 import { type HostTensor, toFloat32 } from '../io/tensor.ts';
 import { loadWeights } from '../io/weights.ts';
-import { type AdapterPair, type AdapterSet, HEADS } from './adapters.ts';
-import { type Calibration } from './calibration.ts';
-
-export const OFFICIAL_LEVELS = [6, 12, 18, 24];
+import { type AdapterPair, type AdapterSet, type Head, HEADS } from './adapters.ts';
+import { defaultLevels } from './defaults.ts';
+import { type Calibration, parseCalibration } from './fusion.ts';
 
 export class AdapterFileError extends Error {
   constructor(
@@ -25,7 +24,8 @@ export interface AdapterCheckpoint {
   info: Record<string, string>;
 }
 
-export function adapterKey(head: 'seg' | 'det', j: number, fc: 'fc1' | 'fc2'): string {
+/** File key of an adapter tensor, as the official checkpoints name it (`seg_adapters.0.fc1.0.weight`). */
+export function adapterKey(head: Head, j: number, fc: 'fc1' | 'fc2'): string {
   return `${head}_adapters.${j}.${fc}.0.weight`;
 }
 
@@ -46,9 +46,10 @@ export async function saveAdapters(path: string, ck: AdapterCheckpoint, overwrit
 
 /**
  * Reads adapters from our safetensors files or the official `.pth` checkpoints. Levels come from the file's
- * metadata, else `levels`, else the official 6,12,18,24 when the file has four levels.
+ * metadata, else `levels`, else `defaultLevels(layers)` (the quarters of the CLIP's depth: the official
+ * 6,12,18,24 for ViT-L/14's 24 blocks) when the file has that many levels.
  */
-export async function loadAdapters(path: string, levels?: readonly number[]): Promise<AdapterCheckpoint> {
+export async function loadAdapters(path: string, levels?: readonly number[], layers = 24): Promise<AdapterCheckpoint> {
   let meta: Record<string, string> = {};
   if (path.toLowerCase().endsWith('.safetensors')) {
     const f = await openSafetensors(path);
@@ -88,10 +89,15 @@ export async function loadAdapters(path: string, levels?: readonly number[]): Pr
   let lv: number[];
   if (meta.levels) lv = meta.levels.split(',').map(Number);
   else if (levels) lv = [...levels];
-  else if (n === OFFICIAL_LEVELS.length) lv = [...OFFICIAL_LEVELS];
+  else if (n === defaultLevels(layers).length) lv = defaultLevels(layers);
   else throw new AdapterFileError(path, `${n} adapter levels but no levels given (pass --levels)`);
   if (lv.length !== n) throw new AdapterFileError(path, `file has ${n} adapter levels but levels ${lv.join(',')} were given`);
-  const calibration = meta.calibration ? (JSON.parse(meta.calibration) as Calibration) : undefined;
+  let calibration: Calibration | undefined;
+  try {
+    calibration = meta.calibration ? parseCalibration(meta.calibration, path) : undefined;
+  } catch (e) {
+    throw new AdapterFileError(path, (e as Error).message.slice(path.length + 2));
+  }
   const info = { ...meta };
   delete info.calibration;
   delete info.levels;

@@ -3,21 +3,25 @@ import { type CompiledGraph, type SessionConfig } from '../graph/index.ts';
 import { existsSync } from 'node:fs';
 import { type ClipModel } from '../clip/model.ts';
 import { anomalyTextFeatures, cachedTextFeatures } from '../clip/text-features.ts';
-import { loadAdapters } from './checkpoint.ts';
-import { type AdapterSet, checkAdapterFit } from './adapters.ts';
-import { type BranchScores, type Calibration, type FusedPrediction, fuseCalibrated } from './calibration.ts';
+import { type AdapterCheckpoint, loadAdapters } from './checkpoint.ts';
+import { type AdapterSet, type Head, checkAdapterFit } from './adapters.ts';
+import { MVFA_DEFAULTS } from './defaults.ts';
+import { type BranchScores, type Calibration, type Task } from './fusion.ts';
 import { type MemoryBank, bankFeeds, compileInference, compileMemorySearch, runInference } from './inference.ts';
 import { concatArrays } from '../util/arrays.ts';
 import { type Backbone } from './network.ts';
 
 export interface MvfaConfig extends SessionConfig {
+  /** Model input side (default: 240). */
   imageSize?: number;
+  /** Which score the memory bank feeds (default: the calibration's task, else 'AC+AS'): AC+AS the seg map, AC the det score. */
+  task?: Task;
 }
 
 export interface MvfaLoadOptions extends MvfaConfig {
   /** Organ name for the prompts (default: the one stored with the adapters). */
   organ?: string;
-  /** Adapter levels, for files that do not store them (official .pth: 6,12,18,24). */
+  /** Adapter levels, for files that do not store them (default: the quarters of the CLIP's depth). */
   levels?: number[];
   /** Where text features are cached (default: no cache). */
   cacheDir?: string;
@@ -26,6 +30,7 @@ export interface MvfaLoadOptions extends MvfaConfig {
 export class Mvfa {
   readonly backbone: Backbone;
   readonly imageSize: number;
+  readonly task: Task;
   private inferGraph: Promise<CompiledGraph> | null = null;
   private banks: { seg: MemoryBank; det: MemoryBank } | null = null;
   private bankGraph: Promise<CompiledGraph> | null = null;
@@ -41,18 +46,25 @@ export class Mvfa {
     checkAdapterFit(adapters, clip.config.vision.width, clip.config.embedDim, clip.source);
     if (text.length !== 2 * adapters.bottleneck) throw new Error(`text features must be [2, ${adapters.bottleneck}], got ${text.length} values`);
     this.backbone = { weights: clip.weights, vision: clip.config.vision, activation: clip.activation };
-    this.imageSize = config.imageSize ?? 240;
+    this.imageSize = config.imageSize ?? MVFA_DEFAULTS.imageSize;
+    this.task = calibration?.task ?? config.task ?? 'AC+AS';
   }
 
   /** CLIP + adapters file (ours or an official .pth) → a ready model with its text features. */
   static async load(clip: ClipModel, adaptersPath: string, o: MvfaLoadOptions = {}): Promise<Mvfa> {
-    const ck = await loadAdapters(adaptersPath, o.levels);
+    const ck = await loadAdapters(adaptersPath, o.levels, clip.config.vision.layers);
     const organ = o.organ ?? ck.info.organ;
     if (!organ) throw new Error(`${adaptersPath}: no organ name stored with these adapters; pass { organ }`);
     const text =
       o.cacheDir && existsSync(clip.source) ? await cachedTextFeatures(clip, clip.source, organ, o.cacheDir) : await anomalyTextFeatures(clip, organ);
-    const imageSize = o.imageSize ?? (ck.info.imageSize ? Number(ck.info.imageSize) : 240);
-    return new Mvfa(clip, ck.adapters, text, ck.calibration ?? null, { ...o, imageSize });
+    return Mvfa.fromCheckpoint(clip, ck, text, o);
+  }
+
+  /** A model from adapters in memory: image size and task from the options, else from the checkpoint, else the defaults. */
+  static fromCheckpoint(clip: ClipModel, ck: AdapterCheckpoint, text: Float32Array, o: MvfaConfig = {}): Mvfa {
+    const imageSize = o.imageSize ?? (ck.info.imageSize ? Number(ck.info.imageSize) : MVFA_DEFAULTS.imageSize);
+    const stored = ck.info.task === 'AC' || ck.info.task === 'AC+AS' ? ck.info.task : undefined;
+    return new Mvfa(clip, ck.adapters, text, ck.calibration ?? null, { ...o, imageSize, task: o.task ?? stored });
   }
 
   get tokens(): number {
@@ -126,11 +138,9 @@ export class Mvfa {
     return out;
   }
 
-  /** Score and heatmap of one image with the stored calibration (single-image rule). */
-  async predict(image: Float32Array): Promise<FusedPrediction & { raw: BranchScores }> {
-    if (!this.calibration) throw new Error('these adapters carry no calibration; train with support images or call calibrate() first');
-    const raw = await this.analyze(image, [this.calibration.task === 'AC' ? 'det' : 'seg']);
-    return { ...fuseCalibrated(raw, this.calibration), raw };
+  /** The memory-bank head whose branch the official score uses for this model's task (seg for AC+AS, det for AC). */
+  get scoreHead(): Head {
+    return this.task === 'AC' ? 'det' : 'seg';
   }
 
   async release(): Promise<void> {

@@ -1,7 +1,7 @@
 // The MVFA training loop: frozen prefix cached once per image, one graph per step, two Adam optimisers.
 import { CompiledGraph, Graph, type SessionConfig } from '../graph/index.ts';
 import { Adam, MVFA_ADAM } from './adam.ts';
-import { type AdapterSet, type Head, cloneAdapters } from './adapters.ts';
+import { type AdapterSet, type Head, adapterFeeds, adapterParam, cloneAdapters } from './adapters.ts';
 import { type Backbone, checkLevels, frozenPrefix } from './network.ts';
 import { mulberry32, shuffledIndices } from '../util/random.ts';
 import { concatArrays } from '../util/arrays.ts';
@@ -165,12 +165,7 @@ export async function trainAdapters(
           }),
         );
       }
-      for (const head of ['seg', 'det'] as Head[]) {
-        adapters[head].forEach((p, j) => {
-          feeds[`${head}_fc1_${j}`] = p.fc1;
-          feeds[`${head}_fc2_${j}`] = p.fc2;
-        });
-      }
+      Object.assign(feeds, adapterFeeds(adapters));
       const r = await graph.run(feeds);
       const total = r.loss.data[0];
       const names = idx.map((i) => samples[i].name);
@@ -192,8 +187,8 @@ export async function trainAdapters(
           if (!Number.isFinite(grad[i]))
             throw new TrainingError(`gradient of ${name} is not finite at epoch ${epoch + 1}, step ${step + 1} (images: ${names.join(', ')})`);
         }
-        const [head, fc, j] = name.split('_') as [Head, 'fc1' | 'fc2', string];
-        optims[head].step(name, adapters[head][Number(j)][fc], grad);
+        const { head, fc, level } = adapterParam(name, nl);
+        optims[head].step(name, adapters[head][level][fc], grad);
       }
       step++;
     }

@@ -7,7 +7,7 @@ import { writeNpy } from '../../io/npy.ts';
 import { type MedicalImageItem, loadMedicalImages, medicalRasterToTensor } from '../../io/medical-image.ts';
 import { type RasterU8 } from '../../io/resample.ts';
 import { loadAdapters } from '../../mvfa/checkpoint.ts';
-import { fuseCalibrated } from '../../mvfa/calibration.ts';
+import { fuseCalibrated, mean } from '../../mvfa/fusion.ts';
 import { Mvfa } from '../../mvfa/mvfa.ts';
 import { type GlobalOptions, FailureLog, UsageError, applyGlobal, expandInputs, log, parseIntOpt, parseLevels, progress, stem } from '../common.ts';
 import { imageTensor, openClip, textFeaturesFor } from '../model-loading.ts';
@@ -84,7 +84,7 @@ export function registerPredict(program: Command, run: (f: () => Promise<number>
               const raw = await model.analyze(medicalRasterToTensor(item.raster, { size }));
               const s = items.length === 1 && item.format === 'raster' ? stem(f) : safeName(item.name);
               const entry: Record<string, number> = { zero_det: raw.zeroDet };
-              if (raw.fewDet) entry.few_det = raw.fewDet.reduce((a, b) => a + b, 0) / raw.fewDet.length;
+              if (raw.fewDet) entry.few_det = mean(raw.fewDet);
               let score: number | null = null;
               if (ck.calibration) {
                 const fused = fuseCalibrated(raw, ck.calibration);
@@ -154,6 +154,6 @@ function parseWindow(w: string | undefined): 'auto' | 'minmax' | { center: numbe
 }
 
 async function writeOverlayIfAvailable(image: RasterU8, map: Float32Array, size: number, out: string): Promise<void> {
-  const { writeHeatmapPng } = await import('../heatmap.ts');
-  await writeHeatmapPng(image, map, size, out);
+  const { writeHeatmapPng } = await import('../../engine/heatmap.ts');
+  await writeHeatmapPng(image, map, out);
 }
