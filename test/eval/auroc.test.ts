@@ -1,34 +1,31 @@
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AurocAccumulator, aurocExact, ONE_CLASS_MESSAGE } from '../../src/eval/index.ts';
 import { BucketedKeyStore } from '../../src/eval/bucketed-key-store.ts';
 import { aurocOfGroups } from '../../src/eval/group-metrics.ts';
 import { scoreCases, type Case } from './score-cases.ts';
-import { ReferenceDir } from './reference.ts';
+import { assertSameInput, evalReference } from './reference.ts';
 
 interface SklearnResult {
   auroc: number | null;
   auroc_error: string | null;
+  scores_sha256: string;
+  labels_sha256: string;
 }
 
 const cases: Case[] = scoreCases();
-const ref = new ReferenceDir();
 let sklearn: Record<string, SklearnResult> = {};
 
 before(() => {
-  ref.writeJson('manifest.json', {
-    cases: cases.map((c) => ({
-      name: c.name,
-      scores: ref.write(`${c.name}.scores`, c.scores),
-      dtype: c.scores instanceof Float32Array ? 'float32' : 'float64',
-      labels: ref.write(`${c.name}.labels`, c.labels),
-    })),
-  });
-  ref.runScript('eval_sklearn_reference.py');
-  sklearn = ref.readJson('results.json');
+  sklearn = evalReference('sklearn.json');
 });
 
-after(() => ref.remove());
+test('the scikit-learn references were computed on these very inputs', () => {
+  for (const c of cases) {
+    assertSameInput(c.scores, sklearn[c.name]?.scores_sha256, `${c.name} scores`);
+    assertSameInput(c.labels, sklearn[c.name]?.labels_sha256, `${c.name} labels`);
+  }
+});
 
 test('aurocExact matches sklearn roc_auc_score to 1e-9 on every case', (t) => {
   let worst = 0;

@@ -1,34 +1,31 @@
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AurocAccumulator, maxF1 } from '../../src/eval/index.ts';
 import { scoreCases, type Case } from './score-cases.ts';
-import { ReferenceDir } from './reference.ts';
+import { assertSameInput, evalReference } from './reference.ts';
 
 interface SklearnResult {
   max_f1: number | null;
   max_f1_error: string | null;
+  scores_sha256: string;
+  labels_sha256: string;
 }
 
 // The two largest cases are covered by the AUROC tests; the store path is exercised below by the
 // streaming accumulator.
 const cases: Case[] = scoreCases().filter((c) => c.name !== 'ties_1e6_f32' && c.name !== 'large_store_path');
-const ref = new ReferenceDir();
 let sklearn: Record<string, SklearnResult> = {};
 
 before(() => {
-  ref.writeJson('manifest.json', {
-    cases: cases.map((c) => ({
-      name: c.name,
-      scores: ref.write(`${c.name}.scores`, c.scores),
-      dtype: c.scores instanceof Float32Array ? 'float32' : 'float64',
-      labels: ref.write(`${c.name}.labels`, c.labels),
-    })),
-  });
-  ref.runScript('eval_sklearn_reference.py');
-  sklearn = ref.readJson('results.json');
+  sklearn = evalReference('sklearn.json');
 });
 
-after(() => ref.remove());
+test('the scikit-learn references were computed on these very inputs', () => {
+  for (const c of cases) {
+    assertSameInput(c.scores, sklearn[c.name]?.scores_sha256, `${c.name} scores`);
+    assertSameInput(c.labels, sklearn[c.name]?.labels_sha256, `${c.name} labels`);
+  }
+});
 
 test('maxF1 matches max F1 over sklearn precision_recall_curve to 1e-9', (t) => {
   let worst = 0;

@@ -1,56 +1,39 @@
 /**
- * Helpers for the eval tests: deterministic data, and reference values computed on the fly by the
- * Python scripts in scripts/fixtures/ (system /usr/bin/python3 with numpy, scipy, scikit-learn and
- * scikit-image). A missing interpreter or module is an error, never a skip.
+ * Helpers for the eval tests: deterministic data, and the reference values committed in fixtures/eval
+ * (scripts/fixtures/eval_cases.py rebuilds the same inputs from the same seeds and runs scikit-learn, scipy and
+ * numpy on them; `npm run test:reference` regenerates them with live Python). Each reference records the SHA-256
+ * of the inputs it was computed on, and the tests check it against their own inputs first.
  */
 
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { inflateSync } from 'node:zlib';
 import { mulberry32 } from '../../src/util/random.ts';
+import { fixture } from '../support/fixtures.ts';
 export const prng = mulberry32;
 
-export const PYTHON = '/usr/bin/python3';
-const SCRIPTS = resolve(import.meta.dirname, '../../scripts/fixtures');
+/** A committed reference file of fixtures/eval (JSON). */
+export function evalReference<T>(name: string): T {
+  return JSON.parse(readFileSync(fixture('eval', name), 'utf8')) as T;
+}
 
-/** A temporary directory for one test file's reference run. */
-export class ReferenceDir {
-  readonly path = mkdtempSync(join(tmpdir(), 'mvfa-eval-'));
+/** Raw bytes of a zlib-compressed reference file of fixtures/eval. */
+export function evalReferenceBytes(name: string): Buffer {
+  return inflateSync(readFileSync(fixture('eval', name)));
+}
 
-  /** Writes a typed array as a raw little-endian file and returns its name. */
-  write(name: string, data: ArrayBufferView): string {
-    writeFileSync(join(this.path, name), new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-    return name;
-  }
+/** SHA-256 (hex) of a typed array's bytes. */
+export function sha256(data: ArrayBufferView): string {
+  return createHash('sha256')
+    .update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
+    .digest('hex');
+}
 
-  writeJson(name: string, value: unknown): void {
-    writeFileSync(join(this.path, name), JSON.stringify(value));
-  }
-
-  readJson<T>(name: string): T {
-    return JSON.parse(readFileSync(join(this.path, name), 'utf8')) as T;
-  }
-
-  /** Raw bytes of a file written by the reference script. */
-  read(name: string): Buffer {
-    return readFileSync(join(this.path, name));
-  }
-
-  /** Runs scripts/fixtures/<script> on this directory; throws with Python's output on failure. */
-  runScript(script: string): void {
-    if (!existsSync(PYTHON)) {
-      throw new Error(`${PYTHON} is required for the eval reference tests ` + '(apt-get install python3-sklearn python3-scipy python3-skimage)');
-    }
-    const r = spawnSync(PYTHON, [join(SCRIPTS, script), this.path], { encoding: 'utf8', timeout: 120_000 });
-    if (r.status !== 0) {
-      throw new Error(`${script} failed (status ${r.status}, ${r.error?.message ?? ''}):\n${r.stderr}${r.stdout}`);
-    }
-  }
-
-  remove(): void {
-    rmSync(this.path, { recursive: true, force: true });
-  }
+/** Fails unless the reference was computed on exactly these bytes. */
+export function assertSameInput(data: ArrayBufferView, expected: string | undefined, what: string): void {
+  assert.ok(expected, `${what}: no reference (regenerate fixtures/eval)`);
+  assert.equal(sha256(data), expected, `${what}: the reference was computed on different inputs (regenerate fixtures/eval)`);
 }
 
 /** Reads a typed array of `Ctor` from raw little-endian bytes. */
