@@ -35,8 +35,9 @@ export type BlockKey =
   | 'projBias';
 
 /**
- * A block's tensors in the graph. Linear weights are transposed to [in, out] on the host once, so that
- * onnxruntime multiplies by a plain pre-packed matrix (measured faster than folding a Transpose into Gemm).
+ * A block's tensors in the graph. Linear weights are the checkpoint's [out, in] arrays, shared by every graph
+ * (`Graph.weight`), used through a transpose node: onnxruntime folds it into the product (FusedMatMul, transB)
+ * or, where weights are stored in the model, into the constant.
  */
 export interface BlockTensors {
   ln1Weight: Value;
@@ -99,23 +100,22 @@ const TRANSPOSED: Partial<Record<BlockKey, keyof BlockTensors>> = {
   projWeight: 'projWT',
 };
 
-/** Adds a block's weights under `prefix` (e.g. `visual.transformer.resblocks.3.`) as frozen constants. */
+/** Adds a block's weights under `prefix` (e.g. `visual.transformer.resblocks.3.`) as shared frozen weights. */
 export function blockConstants(g: Graph, src: WeightSource, prefix: string): BlockTensors {
   const out = {} as Record<keyof BlockTensors, Value>;
   for (const [key, suffix] of Object.entries(BLOCK_KEYS) as [BlockKey, string][]) {
     const t = src.get(prefix + suffix);
+    const w = g.weight(prefix + suffix, t.data, t.shape);
     const tField = TRANSPOSED[key];
-    if (tField) {
-      const tt = transposed2d(t.data, t.shape[0], t.shape[1]);
-      out[tField] = g.constant(`${prefix}${suffix}.T`, tt, [t.shape[1], t.shape[0]]);
-    } else out[key as keyof BlockTensors] = g.constant(prefix + suffix, t.data, t.shape);
+    if (tField) out[tField] = transpose(w, [1, 0]);
+    else out[key as keyof BlockTensors] = w;
   }
   return out;
 }
 
 const transposeCache = new WeakMap<Float32Array, Float32Array>();
 
-/** [rows, cols] → [cols, rows], blocked for cache locality; cached per source array. */
+/** [rows, cols] → [cols, rows] on the host, blocked for cache locality; cached per source array. */
 export function transposed2d(a: Float32Array, rows: number, cols: number): Float32Array {
   const hit = transposeCache.get(a);
   if (hit) return hit;

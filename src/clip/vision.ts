@@ -55,21 +55,22 @@ export function visionStem(image: Value, sd: ClipStateDict, cfg: VisionConfig): 
   const cropped = slice(slice(image, 2, 0, used), 3, 0, used);
   const patches = reshape(transpose(reshape(cropped, [b, 3, grid, p, grid, p]), [0, 2, 4, 1, 3, 5]), [b, grid * grid, 3 * p * p]);
   const conv = sd.get('visual.conv1.weight')!;
-  const w = g.constant('visual.conv1.weight', conv.data, [cfg.width, 3 * p * p]);
+  const w = g.weight('visual.conv1.weight', conv.data, [cfg.width, 3 * p * p]);
   const emb = matmul(patches, transpose(w, [1, 0])); // [B, grid², W]
-  const cls = g.constant('visual.class_embedding', sd.get('visual.class_embedding')!.data, [1, 1, cfg.width]);
+  const cls = g.weight('visual.class_embedding', sd.get('visual.class_embedding')!.data, [1, 1, cfg.width]);
   const x = concat([expand(cls, [b, 1, cfg.width]), emb], 1);
-  const pos = g.constant(`visual.positional_embedding_${grid}`, resizedPositionalEmbedding(sd.get('visual.positional_embedding')!, grid), [
-    grid * grid + 1,
-    cfg.width,
-  ]);
+  const table = sd.get('visual.positional_embedding')!;
+  const resized = resizedPositionalEmbedding(table, grid);
+  const posShape = [grid * grid + 1, cfg.width];
+  const pos =
+    resized === table.data ? g.weight('visual.positional_embedding', resized, posShape) : g.constant(`visual.positional_embedding_${grid}`, resized, posShape);
   const src = sdSource(sd);
   return layerNorm(add(x, pos), constOf(g, src, 'visual.ln_pre.weight'), constOf(g, src, 'visual.ln_pre.bias'));
 }
 
 function constOf(g: Graph, src: ReturnType<typeof sdSource>, name: string): Value {
   const t = src.get(name);
-  return g.constant(name, t.data, t.shape);
+  return g.weight(name, t.data, t.shape);
 }
 
 /** Vision block i (0-based) applied to x. */

@@ -1,4 +1,4 @@
-import { GraphError, type GraphDType, type Shape, shapeStr, numel } from './types.ts';
+import { GraphError, type GraphDType, type Shape, numel, sameShape, shapeStr } from './types.ts';
 
 /** A symbolic tensor in a Graph: static dtype and shape. */
 export class Value {
@@ -62,13 +62,17 @@ export interface Initializer {
 }
 
 /**
- * A static-shape computation graph. Frozen weights are initializers (constant-folded and pre-packed by
- * onnxruntime); trainable tensors and data are graph inputs.
+ * A static-shape computation graph. Small constants are initializers; model weights (`weight`) are frozen tensors
+ * held once by the host and lent to every graph that uses them (see `CompiledGraph`); trainable tensors and data
+ * are graph inputs.
  */
 export class Graph {
   readonly nodes: GraphNode[] = [];
   readonly inputs: Value[] = [];
   readonly initializers: Initializer[] = [];
+  /** Model weights: frozen, shared with other graphs, never copied into the model on the CPU. */
+  readonly weights: Initializer[] = [];
+  private readonly weightByData = new Map<Float32Array, Value>();
   private readonly names = new Set<string>();
   private nextId = 0;
 
@@ -105,6 +109,22 @@ export class Graph {
     }
     const v = this.newValue(dtype, shape, name);
     this.initializers.push({ value: v, data });
+    return v;
+  }
+
+  /**
+   * A model weight: frozen like `constant`, but its data stays with the caller and is shared by every graph
+   * compiled from it (no copy per graph). The same array added twice with one shape gives the same value.
+   */
+  weight(name: string, data: Float32Array, shape: Shape): Value {
+    const hit = this.weightByData.get(data);
+    if (hit && sameShape(hit.shape, shape)) return hit;
+    if (data.length !== numel(shape)) {
+      throw new GraphError(`weight '${name}': ${data.length} elements do not fill shape ${shapeStr(shape)}`);
+    }
+    const v = this.newValue('float32', shape, name);
+    this.weights.push({ value: v, data });
+    this.weightByData.set(data, v);
     return v;
   }
 

@@ -1,6 +1,6 @@
 // Emission of a Graph as an ONNX ModelProto (opset 17 + com.microsoft contrib ops onnxruntime provides).
 import onnxProto from 'onnx-proto';
-import { type Attrs, type AttrValue, type EmitContext, type Graph, type Value } from './graph.ts';
+import { type Attrs, type AttrValue, type EmitContext, type Graph, type Initializer, type Value } from './graph.ts';
 import { GraphError, type GraphDType, type Shape } from './types.ts';
 
 const { onnx } = onnxProto;
@@ -44,11 +44,26 @@ function tensorProto(name: string, dtype: GraphDType, shape: Shape, data: Float3
   });
 }
 
+/** Where a graph's model weights (`Graph.weight`) go in the emitted model. */
+export type WeightPlacement = 'inputs' | 'initializers';
+
+export interface EmittedModel {
+  bytes: Uint8Array;
+  /** The weights the model takes as extra inputs (placement 'inputs'), in input order. */
+  weightInputs: Initializer[];
+}
+
 /**
  * Serialises the part of `g` needed for `outputs` (name → value) to ONNX bytes.
- * Nodes and initializers that do not contribute to an output are dropped; every declared input is kept.
+ * Nodes, initializers and weights that do not contribute to an output are dropped; every declared input is kept.
+ * Weights become extra graph inputs ('inputs': the caller feeds its own arrays, nothing is copied into the
+ * model) or initializers ('initializers': stored in the model, for devices that keep weights in their memory).
  */
 export function emitOnnx(g: Graph, outputs: Readonly<Record<string, Value>>): Uint8Array {
+  return emitModel(g, outputs, 'initializers').bytes;
+}
+
+export function emitModel(g: Graph, outputs: Readonly<Record<string, Value>>, placement: WeightPlacement): EmittedModel {
   const needed = new Set<number>(Object.values(outputs).map((v) => v.id));
   const live: typeof g.nodes = [];
   for (let k = g.nodes.length - 1; k >= 0; k--) {
@@ -104,7 +119,10 @@ export function emitOnnx(g: Graph, outputs: Readonly<Record<string, Value>>): Ui
     outNames.add(name);
     ctx.node('Identity', [v.name], [name]);
   }
-  const inits = g.initializers.filter((i) => needed.has(i.value.id)).map((i) => tensorProto(i.value.name, i.value.dtype, i.value.shape, i.data));
+  const proto = (i: Initializer) => tensorProto(i.value.name, i.value.dtype, i.value.shape, i.data);
+  const weights = g.weights.filter((w) => needed.has(w.value.id));
+  const weightInputs = placement === 'inputs' ? weights : [];
+  const inits = [...g.initializers.filter((i) => needed.has(i.value.id)), ...(placement === 'inputs' ? [] : weights)].map(proto);
 
   const model = onnx.ModelProto.create({
     irVersion: 8,
@@ -117,9 +135,9 @@ export function emitOnnx(g: Graph, outputs: Readonly<Record<string, Value>>): Ui
       name: g.name,
       node: nodes,
       initializer: [...inits, ...extra],
-      input: g.inputs.map((v) => valueInfo(v.name, v.dtype, v.shape)),
+      input: [...g.inputs, ...weightInputs.map((w) => w.value)].map((v) => valueInfo(v.name, v.dtype, v.shape)),
       output: Object.entries(outputs).map(([name, v]) => valueInfo(name, v.dtype, v.shape)),
     },
   });
-  return onnx.ModelProto.encode(model).finish();
+  return { bytes: onnx.ModelProto.encode(model).finish(), weightInputs };
 }

@@ -2,15 +2,21 @@
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { type Graph, type Value } from './graph.ts';
-import { emitOnnx } from './onnx-emit.ts';
+import { type WeightPlacement, emitModel } from './onnx-emit.ts';
 import { GraphError, numel, shapeStr, type GraphDType, type Shape } from './types.ts';
 
-export type Device = 'cpu' | 'cuda';
+export type Device = 'cpu' | 'cuda' | 'webgpu';
+export const DEVICES: readonly Device[] = ['cpu', 'cuda', 'webgpu'];
 
 export interface SessionConfig {
   /** Intra-op threads (default: all available cores). */
   threads?: number;
   device?: Device;
+  /**
+   * Where model weights go (default: 'inputs' on the CPU — the graph reads the caller's arrays, so every graph
+   * shares one copy; 'initializers' on accelerators, which keep the weights in their own memory).
+   */
+  weights?: WeightPlacement;
 }
 
 export type FeedData = Float32Array | BigInt64Array | Uint8Array;
@@ -37,14 +43,17 @@ export class CompiledGraph {
     private readonly session: ort.InferenceSession,
     readonly inputs: ReadonlyMap<string, Spec>,
     readonly outputs: ReadonlyMap<string, Spec>,
+    /** Model weights fed with every run: tensors over the caller's arrays (no copy). */
+    private readonly weightFeeds: Readonly<Record<string, ort.Tensor>>,
   ) {}
 
   static async compile(g: Graph, outputs: Readonly<Record<string, Value>>, cfg: SessionConfig = {}): Promise<CompiledGraph> {
     const c = { ...globalConfig, ...cfg };
-    const bytes = emitOnnx(g, outputs);
+    const device = c.device ?? 'cpu';
+    const { bytes, weightInputs } = emitModel(g, outputs, c.weights ?? (device === 'cpu' ? 'inputs' : 'initializers'));
     const opts: ort.InferenceSession.SessionOptions = {
       graphOptimizationLevel: (process.env.MVFA_ORT_OPT as 'all' | undefined) ?? 'all',
-      executionProviders: c.device === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
+      executionProviders: executionProviders(device),
       enableCpuMemArena: true,
       enableMemPattern: true,
       logSeverityLevel: 3,
@@ -61,7 +70,9 @@ export class CompiledGraph {
     }
     const ins = new Map<string, Spec>(g.inputs.map((v) => [v.name, { dtype: v.dtype, shape: v.shape }]));
     const outs = new Map<string, Spec>(Object.entries(outputs).map(([k, v]) => [k, { dtype: v.dtype, shape: v.shape }]));
-    return new CompiledGraph(g.name, session, ins, outs);
+    const weightFeeds: Record<string, ort.Tensor> = {};
+    for (const w of weightInputs) weightFeeds[w.value.name] = new ort.Tensor('float32', w.data as Float32Array, [...w.value.shape]);
+    return new CompiledGraph(g.name, session, ins, outs, weightFeeds);
   }
 
   /** Runs the graph. Every input must be fed with exactly its element count; outputs come back as Float32Array. */
@@ -89,7 +100,8 @@ export class CompiledGraph {
     }
     let res: ort.InferenceSession.ReturnType;
     try {
-      res = fetch ? await this.session.run(ortFeeds, [...fetch]) : await this.session.run(ortFeeds);
+      const all = { ...ortFeeds, ...this.weightFeeds };
+      res = fetch ? await this.session.run(all, [...fetch]) : await this.session.run(all);
     } catch (e) {
       throw new GraphError(`graph '${this.name}': run failed: ${(e as Error).message}`);
     }
@@ -102,5 +114,16 @@ export class CompiledGraph {
 
   async release(): Promise<void> {
     await this.session.release();
+  }
+}
+
+function executionProviders(device: Device): ort.InferenceSession.SessionOptions['executionProviders'] {
+  switch (device) {
+    case 'cpu':
+      return ['cpu'];
+    case 'cuda':
+      return ['cuda', 'cpu'];
+    case 'webgpu':
+      return ['webgpu', 'cpu'];
   }
 }
