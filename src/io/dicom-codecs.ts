@@ -41,7 +41,11 @@ interface JpegInfo {
   hasAdobe: boolean;
 }
 
-function jpegInfo(b: Uint8Array): JpegInfo {
+/** SOF markers of ISO 10918-1 (C0..CF but DHT, JPG and DAC). */
+const isJpegSof = (m: number): boolean => m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc;
+
+/** The frame header of a JPEG (or, with `isSof` matching SOF55, JPEG-LS) stream, read before anything is decoded. */
+function jpegInfo(b: Uint8Array, isSof: (marker: number) => boolean = isJpegSof): JpegInfo {
   if (b.length < 4 || b[0] !== 0xff || b[1] !== 0xd8) throw new Error('JPEG frame does not start with an SOI marker');
   let i = 2;
   let hasJfif = false;
@@ -57,8 +61,7 @@ function jpegInfo(b: Uint8Array): JpegInfo {
     const tag = (o: number, s: string): boolean => [...s].every((c, k) => b[i + 4 + o + k] === c.charCodeAt(0));
     if (m === 0xe0 && tag(0, 'JFIF\0')) hasJfif = true;
     if (m === 0xee && tag(0, 'Adobe')) hasAdobe = true;
-    const isSof = m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc;
-    if (isSof) {
+    if (isSof(m)) {
       if (i + 10 > b.length) break;
       return {
         sof: m,
@@ -128,6 +131,59 @@ async function decodeJpeg(frame: Uint8Array, g: FrameGeometry): Promise<DecodedF
   return { samples: new Uint8Array(data.buffer, data.byteOffset, data.length), signed: false, rgb: true };
 }
 
+// ---------------------------------------------------------------- codestream headers (read before decoding)
+
+interface StreamSize {
+  width: number;
+  height: number;
+  components: number;
+  bits: number;
+}
+
+const be32 = (b: Uint8Array, i: number): number => ((b[i] << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3]) >>> 0;
+
+/** Image size from the SIZ marker segment of a JPEG 2000 codestream (ISO 15444-1 A.5.1). */
+function sizSegment(b: Uint8Array, at: number): StreamSize {
+  if (at + 42 > b.length || b[at] !== 0xff || b[at + 1] !== 0x4f || b[at + 2] !== 0xff || b[at + 3] !== 0x51) {
+    throw new Error('JPEG 2000 frame does not start with SOC and SIZ markers');
+  }
+  const s = at + 6; // after SOC, SIZ marker and Lsiz
+  const width = be32(b, s + 2) - be32(b, s + 10);
+  const height = be32(b, s + 6) - be32(b, s + 14);
+  const components = (b[s + 34] << 8) | b[s + 35];
+  let bits = 0;
+  for (let c = 0; c < components && s + 36 + 3 * c < b.length; c++) bits = Math.max(bits, (b[s + 36 + 3 * c] & 0x7f) + 1);
+  return { width, height, components, bits };
+}
+
+/** Image size of a JPEG 2000 frame: a bare codestream, or a JP2 file whose 'jp2c' box holds it. */
+function j2kSize(b: Uint8Array): StreamSize {
+  if (b[0] === 0xff && b[1] === 0x4f) return sizSegment(b, 0);
+  let i = 0;
+  while (i + 8 <= b.length) {
+    let len = be32(b, i);
+    const type = String.fromCharCode(b[i + 4], b[i + 5], b[i + 6], b[i + 7]);
+    let head = 8;
+    if (len === 1) {
+      if (i + 16 > b.length) break;
+      len = be32(b, i + 8) * 2 ** 32 + be32(b, i + 12);
+      head = 16;
+    } else if (len === 0) len = b.length - i;
+    if (type === 'jp2c') return sizSegment(b, i + head);
+    if (len < head) break;
+    i += len;
+  }
+  throw new Error('JPEG 2000 frame has no codestream (no SIZ marker)');
+}
+
+/** Refuses a codestream whose own header disagrees with the data set, before a decoder allocates for it. */
+function checkStreamSize(size: StreamSize, g: FrameGeometry, what: string): void {
+  if (size.width !== g.columns || size.height !== g.rows || size.components !== g.samplesPerPixel) {
+    throw new Error(`${what} frame is ${size.width}x${size.height}x${size.components}, the data set says ${g.columns}x${g.rows}x${g.samplesPerPixel}`);
+  }
+  if (size.bits > 16) throw new Error(`${what} frame with ${size.bits}-bit samples is not supported`);
+}
+
 // ---------------------------------------------------------------- WebAssembly codecs
 
 interface WasmFrameInfo {
@@ -193,12 +249,15 @@ export function planarToInterleaved<T extends RawSamples>(src: T, spp: number): 
 }
 
 async function decodeJpegLs(frame: Uint8Array, g: FrameGeometry): Promise<DecodedFrame> {
+  const info = jpegInfo(frame, (m) => m === 0xf7);
+  checkStreamSize({ width: info.width, height: info.height, components: info.components, bits: info.precision }, g, 'JPEG-LS');
   charls ??= (require('@cornerstonejs/codec-charls/decodewasmjs') as Factory<CharlsModule>)(quiet);
   const mod = await charls;
   return runWasm(new mod.JpegLSDecoder(), frame, g, 'JPEG-LS');
 }
 
 async function decodeJpeg2000(frame: Uint8Array, g: FrameGeometry): Promise<DecodedFrame> {
+  checkStreamSize(j2kSize(frame), g, 'JPEG 2000');
   openjpeg ??= (require('@cornerstonejs/codec-openjpeg/decodewasmjs') as Factory<OpenJpegModule>)(quiet);
   const mod = await openjpeg;
   return runWasm(new mod.J2KDecoder(), frame, g, 'JPEG 2000');

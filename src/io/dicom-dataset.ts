@@ -1,8 +1,8 @@
 // DICOM data set access on top of dicom-parser: Part 10 parsing (with deflate support), error
 // reporting, and the attributes that can live in functional groups (rescale, window).
 
-import { inflateRawSync } from 'node:zlib';
-import dicomParser, { type DataSet } from 'dicom-parser';
+import { createInflateRaw } from 'node:zlib';
+import dicomParser, { type ByteArrayParser, type DataSet, type Element } from 'dicom-parser';
 
 import type { DicomWindow } from './dicom-window.ts';
 
@@ -17,24 +17,114 @@ export class DicomError extends Error {
   }
 }
 
-export function parse(bytes: Uint8Array, name: string): DataSet {
+/** Ceiling on the inflated size of a deflated data set (a few KB of deflate data can inflate to gigabytes). */
+export const MAX_INFLATED_BYTES = 256 * 1024 * 1024;
+
+const DEFLATED = '1.2.840.10008.1.2.1.99';
+const IMPLICIT_LE = '1.2.840.10008.1.2';
+const EXPLICIT_BE = '1.2.840.10008.1.2.2';
+const VRS = new Set('AE AS AT CS DA DS DT FD FL IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL UN UR US UT UV'.split(' '));
+
+export interface ParsedDicom {
+  ds: DataSet;
+  /** What was tolerated while reading (e.g. a data set encoded in another VR mode than its transfer syntax says). */
+  warnings: string[];
+}
+
+export interface ParseOptions {
+  /** Most bytes a deflated data set may inflate to (default MAX_INFLATED_BYTES). */
+  maxInflatedBytes?: number;
+}
+
+function failure(err: unknown): string {
+  const detail = err instanceof Error ? err.message : typeof err === 'object' && err && 'exception' in err ? String(err.exception) : String(err);
+  return detail.replace(/^dicomParser[.:]\w*:?\s*/, '');
+}
+
+/** Inflates a raw DEFLATE stream, refusing (without holding more than `max` bytes) output beyond `max` bytes. */
+async function inflateBounded(src: Uint8Array, max: number, name: string): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const inflater = createInflateRaw();
+  await new Promise<void>((resolve, reject) => {
+    inflater.on('data', (c: Buffer) => {
+      total += c.length;
+      if (total > max) {
+        inflater.destroy();
+        reject(new DicomError(name, `deflated data set inflates to more than ${max} bytes (from ${src.length}); refused`));
+        return;
+      }
+      chunks.push(c);
+    });
+    inflater.on('error', (e) => reject(new DicomError(name, `cannot inflate the deflated data set (${e.message})`)));
+    inflater.on('end', () => resolve());
+    inflater.end(src);
+  });
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total);
+}
+
+/** Whether the element at `pos` carries a two-letter VR (explicit VR encoding). */
+function hasExplicitVr(b: Uint8Array, pos: number): boolean {
+  return VRS.has(String.fromCharCode(b[pos + 4], b[pos + 5]));
+}
+
+/**
+ * Parses a DICOM Part 10 file. A deflated data set is inflated (off the main thread, bounded). A data set whose
+ * first element shows the other VR mode than its transfer syntax says is read in the mode it is written in, as
+ * pydicom does, with a warning.
+ */
+export async function parse(bytes: Uint8Array, name: string, opts: ParseOptions = {}): Promise<ParsedDicom> {
   if (bytes.length === 0) throw new DicomError(name, 'empty file, 0 bytes');
   const magic = bytes.length >= 132 && String.fromCharCode(bytes[128], bytes[129], bytes[130], bytes[131]) === 'DICM';
   if (!magic) throw new DicomError(name, "not a DICOM file (no 'DICM' marker at byte 128)");
-  const inflater = (arr: Uint8Array, position: number): Uint8Array => {
-    const inflated = inflateRawSync(arr.subarray(position));
-    const full = new Uint8Array(position + inflated.length);
-    full.set(arr.subarray(0, position));
-    full.set(inflated, position);
-    return full;
-  };
+  let meta: DataSet & { position?: number };
   try {
-    return dicomParser.parseDicom(bytes, { inflater });
+    meta = dicomParser.readPart10Header(bytes);
   } catch (err) {
-    const detail = err instanceof Error ? err.message : typeof err === 'object' && err && 'exception' in err ? String(err.exception) : String(err);
-    throw new DicomError(name, `truncated or corrupt DICOM data (${detail.replace(/^dicomParser[.:]\w*:?\s*/, '')})`);
+    throw new DicomError(name, `truncated or corrupt DICOM data (${failure(err)})`);
   }
+  const tsEl = meta.elements.x00020010;
+  if (!tsEl) throw new DicomError(name, 'missing Transfer Syntax UID (0002,0010) in the file meta information');
+  const ts = (meta.string('x00020010') ?? '').trim();
+  const position = meta.position ?? 0;
+  let byteArray = bytes;
+  if (ts === DEFLATED) {
+    const inflated = await inflateBounded(bytes.subarray(position), opts.maxInflatedBytes ?? MAX_INFLATED_BYTES, name);
+    byteArray = new Uint8Array(position + inflated.length);
+    byteArray.set(bytes.subarray(0, position));
+    byteArray.set(inflated, position);
+  }
+  const warnings: string[] = [];
+  let explicit = ts !== IMPLICIT_LE;
+  if (ts !== EXPLICIT_BE && position + 6 <= byteArray.length && hasExplicitVr(byteArray, position) !== explicit) {
+    warnings.push(
+      `the data set is encoded in ${explicit ? 'implicit' : 'explicit'} VR although its transfer syntax (${ts}) says ${explicit ? 'explicit' : 'implicit'} VR; read as ${explicit ? 'implicit' : 'explicit'} VR`,
+    );
+    explicit = !explicit;
+  }
+  const parser = ts === EXPLICIT_BE ? dicomParser.bigEndianByteArrayParser : dicomParser.littleEndianByteArrayParser;
+  const stream = new dicomParser.ByteStream(parser, byteArray, position);
+  const ds = new DataSetClass(parser, byteArray, {});
+  try {
+    if (explicit) dicomParser.parseDicomDataSetExplicit(ds, stream, byteArray.length);
+    else {
+      // Undefined-length pixel data in an implicit VR data set can only be encapsulated: keep dicom-parser from
+      // reading its fragments as sequence items, then split it as the explicit VR reader does.
+      const vrCallback = ((tag: string) => (tag === 'x7fe00010' ? 'OB' : undefined)) as (tag: string) => string;
+      dicomParser.parseDicomDataSetImplicit(ds, stream, byteArray.length, { untilTag: '', vrCallback });
+      const px = ds.elements.x7fe00010;
+      if (px?.hadUndefinedLength) dicomParser.findEndOfEncapsulatedElement(new dicomParser.ByteStream(parser, byteArray, px.dataOffset), px, warnings);
+    }
+  } catch (err) {
+    throw new DicomError(name, `truncated or corrupt DICOM data (${failure(err)})`);
+  }
+  for (const [tag, el] of Object.entries(meta.elements)) ds.elements[tag] = el;
+  return { ds, warnings };
 }
+
+/** dicom-parser's DataSet class (exported at run time; its type declarations only describe the interface). */
+const DataSetClass = (dicomParser as unknown as { DataSet: new (parser: ByteArrayParser, bytes: Uint8Array, elements: Record<string, Element>) => DataSet })
+  .DataSet;
 
 export function sequenceItem(ds: DataSet | undefined, tag: string, index = 0): DataSet | undefined {
   return ds?.elements[tag]?.items?.[index]?.dataSet;

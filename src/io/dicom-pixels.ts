@@ -99,15 +99,29 @@ function concat(parts: Uint8Array[]): Uint8Array {
   return parts.length === 1 ? parts[0] : concatArrays(parts);
 }
 
+/** Index of the first of the (increasing) fragment offsets that is >= x. */
+function firstAtOrAfter(offsets: number[], x: number): number {
+  let lo = 0;
+  let hi = offsets.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (offsets[mid] < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /**
  * Splits encapsulated pixel data into frames (PS3.5 A.4): by the Basic (or Extended) Offset Table when
  * there is one, else one fragment per frame when the counts agree, else by the start-of-codestream
- * markers at fragment starts. RLE frames are always a single fragment.
+ * markers at fragment starts. RLE frames are always a single fragment. Each frame needs at least one
+ * fragment, so a file cannot claim more frames than it holds; the work is linear in the fragment count.
  */
 export function encapsulatedFrames(ds: DataSet, el: Element, frames: number, rle: boolean): Uint8Array[] {
   const bytes = ds.byteArray;
   const frags = el.fragments ?? [];
   if (frags.length === 0) throw new Error('encapsulated pixel data has no fragments');
+  if (frames > frags.length) throw new Error(`encapsulated pixel data holds ${frags.length} fragments, fewer than the ${frames} frames declared`);
   for (const f of frags) {
     if (f.position + f.length > bytes.length) throw new Error('encapsulated pixel data is truncated');
   }
@@ -121,31 +135,32 @@ export function encapsulatedFrames(ds: DataSet, el: Element, frames: number, rle
     offsets = [];
     for (let i = 0; i < frames; i++) offsets.push(Number(dv.getBigUint64(8 * i, true)));
   }
-  let groups: number[][] = [];
+  // Frame k holds fragments [starts[k], ends[k]).
+  const starts: number[] = [];
+  const ends: number[] = [];
   if (offsets) {
     if (offsets.length !== frames) throw new Error(`offset table has ${offsets.length} entries for ${frames} frames`);
+    const fragOffsets = frags.map((f) => f.offset);
     for (let k = 0; k < frames; k++) {
-      const lo = offsets[k];
-      const hi = k + 1 < frames ? offsets[k + 1] : Infinity;
-      groups.push(
-        frags
-          .map((f, i) => [f.offset, i] as const)
-          .filter(([o]) => o >= lo && o < hi)
-          .map(([, i]) => i),
-      );
+      starts.push(firstAtOrAfter(fragOffsets, offsets[k]));
+      ends.push(k + 1 < frames ? Math.max(starts[k], firstAtOrAfter(fragOffsets, offsets[k + 1])) : frags.length);
     }
   } else if (frags.length === frames || rle) {
-    groups = frags.slice(0, frames).map((_, i) => [i]);
+    for (let k = 0; k < frames; k++) {
+      starts.push(k);
+      ends.push(k + 1);
+    }
   } else {
     for (let i = 0; i < frags.length; i++) {
-      if (groups.length === 0 || (groups.length < frames && startsCodestream(fragBytes[i], 0))) groups.push([i]);
-      else groups[groups.length - 1].push(i);
+      if (starts.length === 0 || (starts.length < frames && startsCodestream(fragBytes[i], 0))) {
+        starts.push(i);
+        ends.push(i + 1);
+      } else ends[ends.length - 1] = i + 1;
     }
   }
-  if (groups.length < frames || groups.some((g) => g.length === 0)) {
-    throw new Error(`encapsulated pixel data holds ${groups.filter((g) => g.length > 0).length} frames, expected ${frames}`);
-  }
-  return groups.map((g) => concat(g.map((i) => fragBytes[i])));
+  const held = starts.filter((s, k) => ends[k] > s).length;
+  if (starts.length < frames || held < starts.length) throw new Error(`encapsulated pixel data holds ${held} frames, expected ${frames}`);
+  return starts.map((s, k) => concat(fragBytes.slice(s, ends[k])));
 }
 
 // ---------------------------------------------------------------- stored values -> modality values

@@ -16,7 +16,7 @@ import { transferSyntax, type TransferSyntax } from './dicom-syntax.ts';
 import { colourToBytes, greyToBytes, type DicomWindow, type VoiLutFunction } from './dicom-window.ts';
 import type { RasterU8 } from './resample.ts';
 
-export { DicomError } from './dicom-dataset.ts';
+export { DicomError, MAX_INFLATED_BYTES } from './dicom-dataset.ts';
 export { applyVoi, type DicomWindow, type VoiLutFunction } from './dicom-window.ts';
 export { SUPPORTED_TRANSFER_SYNTAXES, transferSyntax, type TransferSyntax } from './dicom-syntax.ts';
 
@@ -59,6 +59,8 @@ export interface DicomImage {
   /** First Window Center / Width pair at the top level or in the shared functional groups. */
   window: DicomWindow | undefined;
   voiLutFunction: VoiLutFunction;
+  /** What was tolerated while reading the file (empty for a well-formed file). */
+  warnings: string[];
   /** The decoded frames, in the order requested. */
   frames: DicomFrame[];
 }
@@ -68,6 +70,10 @@ export interface DicomOpenOptions {
   dtype?: 'float64' | 'float32';
   /** Name used in error messages when the input is a buffer. */
   name?: string;
+  /** Refuse images with more than this many pixels per frame (rows x columns), before any pixel data is read. */
+  maxPixels?: number;
+  /** Most bytes a deflated data set may inflate to (default MAX_INFLATED_BYTES). */
+  maxInflatedBytes?: number;
 }
 
 export interface DicomReadOptions extends DicomOpenOptions {
@@ -106,7 +112,7 @@ export async function openDicom(input: string | Uint8Array, opts: DicomOpenOptio
   }
   // A plain Uint8Array view, so that slice() copies (Buffer.slice does not).
   bytes = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const ds = parse(bytes, name);
+  const { ds, warnings } = await parse(bytes, name, { maxInflatedBytes: opts.maxInflatedBytes });
   const ts = transferSyntax(ds.string('x00020010') ?? '');
   const pixelEl: Element | undefined = ds.elements.x7fe00010 ?? ds.elements.x7fe00008 ?? ds.elements.x7fe00009;
   if (!pixelEl) throw new DicomError(name, 'no pixel data (7FE0,0010)');
@@ -125,6 +131,9 @@ export async function openDicom(input: string | Uint8Array, opts: DicomOpenOptio
   const voiFn = (ds.string('x00281056') ?? sequenceItem(sequenceItem(ds, 'x52009229'), 'x00289132')?.string('x00281056') ?? 'LINEAR').toUpperCase();
   const voiLutFunction: VoiLutFunction = voiFn === 'LINEAR_EXACT' || voiFn === 'SIGMOID' ? voiFn : 'LINEAR';
   if (rows === 0 || columns === 0) throw new DicomError(name, `image has no pixels (${columns}x${rows})`);
+  if (opts.maxPixels !== undefined && rows * columns > opts.maxPixels) {
+    throw new DicomError(name, `the image is too large (${columns}x${rows} pixels; at most ${opts.maxPixels} are accepted)`);
+  }
   if (samplesPerPixel !== 1 && samplesPerPixel !== 3) throw new DicomError(name, `${samplesPerPixel} samples per pixel is not supported`);
   if (bitsStored < 1 || bitsStored > bitsAllocated || highBit >= bitsAllocated) {
     throw new DicomError(name, `inconsistent Bits Allocated/Stored/High Bit (${bitsAllocated}/${bitsStored}/${highBit})`);
@@ -225,6 +234,7 @@ export async function openDicom(input: string | Uint8Array, opts: DicomOpenOptio
     rescaled: canRescale && (top.slope !== undefined || sequenceItem(sequenceItem(ds, 'x52009230'), 'x00289145') !== undefined),
     window: mono ? top.window : undefined,
     voiLutFunction,
+    warnings,
     decodeFrame,
   };
 }
