@@ -33,7 +33,17 @@ function countLayers(sd: ClipStateDict, prefix: string): number {
   return n;
 }
 
-/** Infers every size from tensor shapes; heads = width / 64 unless overridden. Checks every expected key and shape. */
+/** Attention heads of a tower: width // 64 (at least 1), as OpenAI's build_model and OpenCLIP, unless given. */
+export function defaultHeads(width: number): number {
+  return Math.max(1, Math.floor(width / 64));
+}
+
+function checkHeads(file: string, tower: string, width: number, heads: number): void {
+  if (!Number.isInteger(heads) || heads < 1) throw new ClipWeightsError(file, `${tower} head count must be a positive integer, got ${heads}`);
+  if (width % heads !== 0) throw new ClipWeightsError(file, `${tower} width ${width} is not divisible by ${heads} heads`);
+}
+
+/** Infers every size from tensor shapes; heads = width // 64 (at least 1) unless overridden. Checks every expected key and shape. */
 export function inferClipConfig(sd: ClipStateDict, file: string, overrides: { visionHeads?: number; textHeads?: number } = {}): ClipConfig {
   const need = (k: string): number[] => {
     const t = sd.get(k);
@@ -54,13 +64,12 @@ export function inferClipConfig(sd: ClipStateDict, file: string, overrides: { vi
   const vision: VisionConfig = {
     width,
     layers: countLayers(sd, 'visual.transformer.resblocks.'),
-    heads: overrides.visionHeads ?? width / 64,
+    heads: overrides.visionHeads ?? defaultHeads(width),
     patchSize,
     gridSize,
     outputDim: proj[1],
   };
-  if (!Number.isInteger(vision.heads) || width % vision.heads !== 0)
-    throw new ClipWeightsError(file, `vision width ${width} is not divisible into heads; pass a head count`);
+  checkHeads(file, 'vision', width, vision.heads);
   const checks: [string, number[]][] = [
     ['visual.class_embedding', [width]],
     ['visual.ln_pre.weight', [width]],
@@ -78,7 +87,7 @@ export function inferClipConfig(sd: ClipStateDict, file: string, overrides: { vi
     text = {
       width: tw,
       layers: countLayers(sd, 'transformer.resblocks.'),
-      heads: overrides.textHeads ?? tw / 64,
+      heads: overrides.textHeads ?? defaultHeads(tw),
       contextLength: need('positional_embedding')[0],
       vocabSize: tok[0],
       outputDim: tproj[1],
@@ -89,6 +98,7 @@ export function inferClipConfig(sd: ClipStateDict, file: string, overrides: { vi
       ['ln_final.bias', [tw]],
       ['text_projection', [tw, text.outputDim]],
     );
+    checkHeads(file, 'text', tw, text.heads);
     blockShapes('transformer.resblocks.', text.layers, tw, checks);
     if (text.outputDim !== vision.outputDim)
       throw new ClipWeightsError(file, `text projection width ${text.outputDim} differs from vision ${vision.outputDim}`, 'text_projection');

@@ -3,8 +3,18 @@ import { loadWeights } from '../io/weights.ts';
 import { type ClipOptions, ClipModel } from './model.ts';
 import { normalizeStateDict } from './state-dict.ts';
 
+export interface LoadClipOptions extends ClipOptions {
+  /**
+   * Attention heads of both towers, for non-standard models; `visionHeads`/`textHeads` override it per tower.
+   * Default: width // 64 (at least 1), as OpenAI's build_model and OpenCLIP.
+   */
+  heads?: number;
+}
+
 /** Reads safetensors, PyTorch zip / TorchScript / legacy files with OpenAI, OpenCLIP or Hugging Face names. */
-export async function loadClip(path: string, options: ClipOptions = {}): Promise<ClipModel> {
+export async function loadClip(path: string, options: LoadClipOptions = {}): Promise<ClipModel> {
   const raw = await loadWeights(path);
-  return new ClipModel(normalizeStateDict(raw, path), path, options);
+  const { heads, ...rest } = options;
+  const opts: ClipOptions = { ...rest, visionHeads: rest.visionHeads ?? heads, textHeads: rest.textHeads ?? heads };
+  return new ClipModel(normalizeStateDict(raw, path), path, opts);
 }

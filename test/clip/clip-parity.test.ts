@@ -1,7 +1,6 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadClip } from '../../src/clip/factory.ts';
@@ -9,46 +8,59 @@ import { l2normalizeRows } from '../../src/clip/model.ts';
 import { anomalyPrompts } from '../../src/clip/prompts.ts';
 import { anomalyTextFeatures } from '../../src/clip/text-features.ts';
 import { ClipTokenizer } from '../../src/clip/tokenizer.ts';
+import { writeSafetensors } from '../../src/io/safetensors.ts';
+import { fixture } from '../support/fixtures.ts';
+import { tinyClipInputs, tinyClipTensors, writeTinyClip } from '../support/tiny-clip.ts';
+import { bin, clipRef, digestMismatches, maxAbs, type ClipRef } from './clip-ref.ts';
+import { toHfNames } from './hf-names.ts';
 
-// Reference: scripts/fixtures/clip_ref.py builds a random tiny CLIP (vision 128×2 layers, text 64×2, patch 14, grid 24,
-// exact GELU), saves it as safetensors, state-dict .pth, TorchScript archive and HF-named safetensors, and computes
-// text embeddings and image embeddings at 240 px (positional embedding resized 24→17 as open_clip).
+// Reference: scripts/fixtures/clip_ref.py builds the seeded tiny CLIP (vision 128×2 layers, text 64×2, patch 14,
+// grid 24, exact GELU) and computes text embeddings of 4 seeded token rows and image embeddings of 3 seeded images at
+// 240 px (positional embedding resized 24→17 as open_clip): fixtures/clip-ref/tiny. The same weights are generated
+// here (test/support/tiny-clip.ts) and written as OpenAI- and HF-named safetensors. The torch formats (.pth state dict,
+// TorchScript archive) are committed for a smaller layout (fixtures/clip-ref/formats: width 32, 1+1 blocks, grid 7,
+// vocabulary 500) with its own reference.
 const dir = mkdtempSync(join(tmpdir(), 'mvfa-clip-'));
-const script = new URL('../../scripts/fixtures/clip_ref.py', import.meta.url).pathname;
-interface Ref {
-  image_size: number;
-  n_images: number;
-  n_texts: number;
-  image_embeddings: number[];
-  text_embeddings: number[];
-}
-let ref: Ref;
+const SMALL = { vwidth: 32, vlayers: 1, grid: 7, twidth: 32, tlayers: 1, vocab: 500 };
+let tiny: ClipRef;
+let small: ClipRef;
 
-function bin<T>(file: string, ctor: new (b: ArrayBuffer) => T): T {
-  const b = readFileSync(file);
-  return new ctor(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
-}
-
-function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
-
-before(() => {
-  execFileSync('/usr/bin/python3', [script, dir], { stdio: 'inherit' });
-  ref = JSON.parse(readFileSync(join(dir, 'ref.json'), 'utf8')) as Ref;
+before(async () => {
+  tiny = clipRef('tiny');
+  small = clipRef('formats');
+  await writeTinyClip(dir);
+  await writeSafetensors(join(dir, 'tiny_hf.safetensors'), toHfNames(tinyClipTensors()));
 });
 
-for (const file of ['tiny.safetensors', 'tiny.pth', 'tiny_jit.pt', 'tiny_hf.safetensors']) {
-  test(`text and image embeddings match PyTorch: ${file}`, async (t) => {
-    const m = await loadClip(join(dir, file));
-    assert.deepEqual(m.config.vision, { width: 128, layers: 2, heads: 2, patchSize: 14, gridSize: 24, outputDim: 32 });
+test('the generated tiny CLIPs hold exactly the weights clip_ref.py built', () => {
+  assert.deepEqual(digestMismatches(tinyClipTensors(), tiny.weights_sha256), []);
+  assert.deepEqual(digestMismatches(tinyClipTensors(SMALL), small.weights_sha256), []);
+  assert.deepEqual(
+    digestMismatches(tinyClipTensors({ seed: 1 }), tiny.weights_sha256),
+    [...tinyClipTensors().keys()].filter((k) => k !== 'logit_scale'),
+    'another seed changes every tensor but the constant logit_scale',
+  );
+});
+
+const cases: [string, () => string, () => ClipRef, number][] = [
+  ['tiny.safetensors', () => join(dir, 'tiny.safetensors'), () => tiny, 128],
+  ['tiny_hf.safetensors', () => join(dir, 'tiny_hf.safetensors'), () => tiny, 128],
+  ['tiny.pth (committed, small layout)', () => fixture('clip-ref', 'formats', 'tiny.pth'), () => small, 32],
+  ['tiny_jit.pt (committed, small layout)', () => fixture('clip-ref', 'formats', 'tiny_jit.pt'), () => small, 32],
+];
+for (const [name, path, refOf, width] of cases) {
+  test(`text and image embeddings match PyTorch: ${name}`, async (t) => {
+    const ref = refOf();
+    const m = await loadClip(path());
+    const L = ref.layout;
+    assert.deepEqual(m.config.vision, { width, layers: L.vlayers, heads: L.vision_heads, patchSize: 14, gridSize: L.grid, outputDim: 32 });
     assert.equal(m.config.text?.contextLength, 77);
-    const text = await m.encodeTokens(bin(join(dir, 'text_ids.bin'), Int32Array), ref.n_texts);
+    assert.equal(m.config.text?.vocabSize, L.vocab);
+    if (width === 32) assert.deepEqual(digestMismatches(m.weights, ref.weights_sha256), [], 'weights read from the torch file');
+    const { ids, images } = tinyClipInputs(L.seed, ref.image_size, L.vocab);
+    const text = await m.encodeTokens(ids, ref.n_texts);
     const et = maxAbs(text, ref.text_embeddings);
-    const img = l2normalizeRows(await m.encodeImages(bin(join(dir, 'images.bin'), Float32Array), ref.n_images, ref.image_size), 32);
+    const img = l2normalizeRows(await m.encodeImages(images, ref.n_images, ref.image_size), 32);
     const ei = maxAbs(img, l2normalizeRows(Float32Array.from(ref.image_embeddings), 32));
     t.diagnostic(`max abs error: text ${et.toExponential(2)}, normalised image ${ei.toExponential(2)}`);
     assert.ok(et <= 1e-5, `text embeddings differ by ${et}`);
@@ -62,10 +74,10 @@ test('MVFA text features (420 prompts, ensemble means) match PyTorch', async (t)
   const [normal, abnormal] = anomalyPrompts('Chest X-ray film');
   assert.equal(normal.length, 245);
   assert.equal(abnormal.length, 175);
+  // The reference was computed from these token rows: they must still be what the tokenizer gives.
   const ids = ClipTokenizer.load().tokenize([...normal, ...abnormal], 77);
-  writeFileSync(join(dir, 'ids.bin'), new Uint8Array(ids.buffer));
-  execFileSync('/usr/bin/python3', [script, dir, '--features-from', join(dir, 'ids.bin'), '--n-normal', '245']);
-  const expected = bin(join(dir, 'features.bin'), Float32Array);
+  assert.deepEqual(ids, bin(fixture('clip-ref', 'tiny', 'prompt_ids.bin'), Int32Array));
+  const expected = bin(fixture('clip-ref', 'tiny', 'features.bin'), Float32Array);
   const got = await anomalyTextFeatures(m, 'Chest X-ray film');
   const e = maxAbs(got, expected);
   t.diagnostic(`text features max abs error ${e.toExponential(2)}`);
@@ -74,7 +86,7 @@ test('MVFA text features (420 prompts, ensemble means) match PyTorch', async (t)
 });
 
 test('inconsistent or unexpected tensors are refused before any compute, naming file and key', async () => {
-  const { readSafetensors, writeSafetensors } = await import('../../src/io/safetensors.ts');
+  const { readSafetensors } = await import('../../src/io/safetensors.ts');
   const raw = await readSafetensors(join(dir, 'tiny.safetensors'));
   const bad = new Map(raw);
   const t = bad.get('visual.ln_post.weight')!;
