@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { colorize, colormapLut, autoRange, COLORMAP_NAMES, type ColormapName } from '../../src/report/colormap.ts';
-import { rng, runReportRef, type ReportJob, type RgbResult } from './pyref.ts';
+import { reportRef, rng, sha256 } from './pyref.ts';
 
 function trickyValues(vmin: number, vmax: number, seed: number): number[] {
   const span = vmax - vmin;
@@ -18,12 +18,13 @@ function trickyValues(vmin: number, vmax: number, seed: number): number[] {
 }
 
 test('colour tables equal matplotlib cmap(np.arange(256), bytes=True)', () => {
-  const jobs: ReportJob[] = COLORMAP_NAMES.map((cmap) => ({ op: 'lut', cmap }));
-  const out = runReportRef(jobs);
-  COLORMAP_NAMES.forEach((cmap, i) => {
-    const want = (out.results[i] as unknown as RgbResult).rgb;
-    assert.deepEqual(Array.from(colormapLut(cmap)), want, `${cmap} table (matplotlib ${out.matplotlib})`);
-  });
+  const ref = reportRef();
+  assert.deepEqual(Object.keys(ref.lut).sort(), [...COLORMAP_NAMES].sort());
+  for (const cmap of COLORMAP_NAMES) {
+    const want = ref.lut[cmap];
+    assert.equal(want.length, 256 * 3);
+    assert.deepEqual(Array.from(colormapLut(cmap)), want, `${cmap} table`);
+  }
 });
 
 test('colorize equals matplotlib cmap(Normalize(vmin, vmax)(x), bytes=True) for float32 and float64 maps', () => {
@@ -41,28 +42,30 @@ test('colorize equals matplotlib cmap(Normalize(vmin, vmax)(x), bytes=True) for 
     const arr = c.dtype === 'float32' ? new Float32Array(vals) : new Float64Array(vals);
     return arr;
   });
-  const jobs: ReportJob[] = cases.map((c, i) => ({
-    op: 'colorize',
-    cmap: c.cmap,
-    dtype: c.dtype,
-    vmin: c.vmin,
-    vmax: c.vmax,
-    values: Array.from(inputs[i]),
-  }));
-  const out = runReportRef(jobs);
+  const refs = reportRef().colorize;
+  assert.deepEqual(
+    refs.map((r) => [r.cmap, r.dtype, r.vmin, r.vmax, r.seed]),
+    cases.map((c) => [c.cmap, c.dtype, c.vmin, c.vmax, c.seed]),
+    'reference cases',
+  );
   cases.forEach((c, i) => {
+    const what = `${c.cmap} ${c.dtype} [${c.vmin}, ${c.vmax}]`;
+    assert.equal(sha256(Float64Array.from(inputs[i])), refs[i].input_sha256, `${what}: the reference was computed on different inputs`);
     const range = c.vmin === null || c.vmax === null ? 'auto' : { min: c.vmin, max: c.vmax };
     const got = colorize(inputs[i], inputs[i].length, 1, range, c.cmap);
-    const want = (out.results[i] as unknown as RgbResult).rgb;
-    assert.deepEqual(Array.from(got), want, `${c.cmap} ${c.dtype} [${c.vmin}, ${c.vmax}]`);
+    const want = [...Buffer.from(refs[i].rgb_b64, 'base64')];
+    assert.equal(want.length, refs[i].n * 3, `${what}: reference length`);
+    assert.equal(got.length, want.length, `${what}: length`);
+    assert.deepEqual(Array.from(got), want, what);
   });
 });
 
 test("NaN takes matplotlib's bad colour (black, transparent there); auto range ignores NaN", () => {
   const map = new Float32Array([NaN, 0, 1, NaN]);
   assert.deepEqual(autoRange(map), { min: 0, max: 1 });
-  const out = runReportRef([{ op: 'colorize', cmap: 'jet', dtype: 'float32', vmin: 0, vmax: 1, values: [null, 0, 1, null] }]);
-  assert.deepEqual(Array.from(colorize(map, 2, 2, { min: 0, max: 1 }, 'jet')), (out.results[0] as unknown as RgbResult).rgb);
+  const want = reportRef().colorize_nan;
+  assert.equal(want.length, 12);
+  assert.deepEqual(Array.from(colorize(map, 2, 2, { min: 0, max: 1 }, 'jet')), want);
   assert.throws(() => colorize(new Float32Array([NaN]), 1, 1, 'auto'), /no non-NaN value/);
 });
 

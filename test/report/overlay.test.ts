@@ -8,7 +8,7 @@ import sharp from 'sharp';
 import { encodePng } from '../../src/io/image.ts';
 import type { RasterU8 } from '../../src/io/resample.ts';
 import { heatmapOverlay, maskContour, renderOverlay, writeOverlay } from '../../src/report/overlay.ts';
-import { runReportRef, type RgbResult } from './pyref.ts';
+import { lutColour } from './pyref.ts';
 
 // Published jet end points (matplotlib, bytes=True): value 0 -> (0, 0, 127), value 1 -> (127, 0, 0).
 const JET_LOW = [0, 0, 127];
@@ -102,10 +102,9 @@ test('a hot square lands where it is in the map, with jet colours blended at alp
     const e = t * 256 - Math.floor(t * 256);
     assert.ok(e > 1e-3 && e < 1 - 1e-3, `test point ${t} is not near a colour-table edge`);
   }
-  const ref = runReportRef([{ op: 'colorize', cmap: 'jet', dtype: 'float64', vmin: 0, vmax: 1, values: ts }]);
-  const rgb = (ref.results[0] as unknown as RgbResult).rgb;
+  // matplotlib's jet (committed table) of each interpolated value
   pts.forEach(([x, y], k) => {
-    assert.deepEqual(px(r, x, y), blend(100, rgb.slice(k * 3, k * 3 + 3)), `edge pixel (${x}, ${y}), value ${ts[k]}`);
+    assert.deepEqual(px(r, x, y), blend(100, lutColour('jet', ts[k])), `edge pixel (${x}, ${y}), value ${ts[k]}`);
   });
 });
 
@@ -177,8 +176,8 @@ test('PNG output from an image file; the shared range fixes colours; alpha', asy
     assert.equal(info.width, W);
     assert.equal(info.height, H);
     assert.equal(info.channels, 3);
-    const ref = runReportRef([{ op: 'colorize', cmap: 'jet', dtype: 'float64', vmin: 0, vmax: 2, values: [0.5, 0] }]);
-    const jet = (ref.results[0] as unknown as RgbResult).rgb;
+    // matplotlib's jet of 0.5 and 0 on the shared range [0, 2]: table entries of 0.25 and 0
+    const jet = [...lutColour('jet', 0.25), ...lutColour('jet', 0)];
     const at = (x: number, y: number): number[] => Array.from(data.subarray((y * W + x) * 3, (y * W + x) * 3 + 3));
     const mix = (heat: number[]): number[] => heat.map((h, c) => Math.round(0.75 * [200, 40, 10][c] + 0.25 * h));
     assert.deepEqual(at(62, 25), mix(jet.slice(0, 3)));
