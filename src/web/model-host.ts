@@ -31,6 +31,8 @@ export interface ModelHostOptions {
   activation?: Activation;
   /** Folder for cached text features. */
   cacheDir: string;
+  /** Most organ names requests may add while the server runs (each writes a text-features file). Default 16. */
+  maxOrgans?: number;
   log?: (msg: string) => void;
 }
 
@@ -85,6 +87,9 @@ export class ModelHost {
   private active: Active | null = null;
   private readonly allowedClip: Map<string, string>;
   private readonly allowedAdapters: Map<string, string>;
+  /** Organ names whose text features were made or promised in this run. */
+  private readonly organs = new Set<string>();
+  private requestedOrgans = 0;
 
   constructor(readonly opts: ModelHostOptions) {
     this.allowedClip = new Map(opts.clipPaths.map((p) => [resolve(p), p]));
@@ -124,7 +129,25 @@ export class ModelHost {
     if (clip) await this.load({ clip, adapters, organ: this.opts.organ });
   }
 
+  /**
+   * Admits an organ name from a request: names already in use are free, new ones are bounded (each new name costs a
+   * text-encoder run and a file in the cache), so a client cannot fill the disk by inventing names.
+   */
+  admitOrgan(organ: string): void {
+    if (this.organs.has(organ)) return;
+    const limit = this.opts.maxOrgans ?? 16;
+    if (this.requestedOrgans >= limit) {
+      throw new HttpError(
+        429,
+        `this server has already prepared ${limit} other organ names; use one of them (${[...this.organs].slice(0, 20).join(', ')}) or restart the server`,
+      );
+    }
+    this.requestedOrgans++;
+    this.organs.add(organ);
+  }
+
   private async textFor(organ: string): Promise<Float32Array> {
+    this.organs.add(organ);
     return cachedTextFeatures(this.clip!, this.clipPath!, organ, this.opts.cacheDir);
   }
 

@@ -4,7 +4,7 @@ export const PAGE_SCRIPT = `
 'use strict';
 (function () {
   var $ = function (id) { return document.getElementById(id); };
-  var state = { status: null, uploading: 0, queue: [], trainPoll: null };
+  var state = { status: null, uploading: 0, queue: [], trainPoll: null, loadPoll: null };
   var MAX_PARALLEL = 2;
 
   function el(tag, cls, text) {
@@ -139,7 +139,19 @@ export const PAGE_SCRIPT = `
     }
     failRow(row, 'the server stayed busy; try again later');
   }
+  function modelLoading() { return !!(state.status && !state.status.ready && state.status.loading); }
   function pump() {
+    // While the model loads, dropped images are held here (the server would queue them too) and sent once it is ready.
+    if (modelLoading()) {
+      state.queue.forEach(function (job) { job.row.score.textContent = 'waiting for the model to load…'; });
+      if (!state.loadPoll) state.loadPoll = setInterval(function () {
+        refreshStatus().then(function () {
+          if (modelLoading()) return;
+          clearInterval(state.loadPoll); state.loadPoll = null; pump();
+        });
+      }, 1000);
+      return;
+    }
     while (state.uploading < MAX_PARALLEL && state.queue.length) {
       var job = state.queue.shift();
       state.uploading++;

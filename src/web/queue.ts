@@ -1,5 +1,6 @@
 // One worker loop for all model work: jobs run one at a time in arrival order. Predictions are bounded: at most
-// `limit` admitted (waiting or running); beyond that `submit` refuses with a suggested wait.
+// `limit` admitted (reserved while their upload is read, waiting or running); beyond that they are refused with a
+// suggested wait. Other tasks (model loading, training) are bounded by `taskLimit` waiting or running.
 import { HttpError } from './http.ts';
 
 export type JobKind = 'predict' | 'task';
@@ -19,6 +20,11 @@ interface Entry {
   started: boolean;
 }
 
+/** A prediction slot held while an upload is read; `submit` uses it, `release` gives it back unused. */
+export interface Reservation {
+  release(): void;
+}
+
 export interface QueueStats {
   /** Predictions waiting or running. */
   pending: number;
@@ -36,12 +42,19 @@ export class WorkQueue {
   private readonly entries: Entry[] = [];
   private current: Entry | null = null;
   private predictions = 0;
+  private tasks = 0;
+  /** Reservations neither used nor released. */
+  private readonly held = new Set<Reservation>();
   private avgMs = 0;
   private served = 0;
   private refused = 0;
 
-  constructor(readonly limit: number) {
+  constructor(
+    readonly limit: number,
+    readonly taskLimit = 4,
+  ) {
     if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`queue limit must be a positive integer, got ${limit}`);
+    if (!Number.isInteger(taskLimit) || taskLimit < 1) throw new RangeError(`task limit must be a positive integer, got ${taskLimit}`);
   }
 
   /** Seconds a refused client should wait before trying again. */
@@ -55,7 +68,7 @@ export class WorkQueue {
     return new HttpError(503, message, { 'Retry-After': String(this.retryAfterS()) });
   }
 
-  /** Throws the 503 that `submit` would throw for a prediction now (used before an upload is read). */
+  /** Throws the 503 that `submit` would throw for a prediction now. */
   checkRoom(): void {
     if (this.predictions >= this.limit) {
       this.refused++;
@@ -63,13 +76,36 @@ export class WorkQueue {
     }
   }
 
-  submit<T>(kind: JobKind, run: () => Promise<T>): Job<T> {
-    if (kind === 'predict') this.checkRoom();
+  /** Holds a prediction slot (503 when none is free) before an upload is read, so uploads held at once are bounded. */
+  reserve(): Reservation {
+    this.checkRoom();
+    this.predictions++;
+    const r: Reservation = {
+      release: () => {
+        if (this.held.delete(r)) this.predictions--;
+      },
+    };
+    this.held.add(r);
+    return r;
+  }
+
+  /** Queues a job. A prediction uses `slot` (from `reserve`) when given, else takes a free slot or is refused. */
+  submit<T>(kind: JobKind, run: () => Promise<T>, slot?: Reservation): Job<T> {
+    if (kind === 'predict') {
+      // A held slot is already counted; it is used up here, so a later release() changes nothing.
+      if (slot === undefined || !this.held.delete(slot)) {
+        this.checkRoom();
+        this.predictions++;
+      }
+    } else {
+      if (this.tasks >= this.taskLimit)
+        throw this.busyError(`the server is busy: ${this.tasks} model tasks (loading, training) are already waiting; try again shortly`);
+      this.tasks++;
+    }
     let entry!: Entry;
     const result = new Promise<T>((resolve, reject) => {
       entry = { kind, run, resolve: resolve as (v: unknown) => void, reject, started: false };
     });
-    if (kind === 'predict') this.predictions++;
     this.entries.push(entry);
     void this.loop();
     return {
@@ -80,6 +116,7 @@ export class WorkQueue {
         if (i < 0) return false;
         this.entries.splice(i, 1);
         if (entry.kind === 'predict') this.predictions--;
+        else this.tasks--;
         return true;
       },
       get started() {
@@ -104,6 +141,7 @@ export class WorkQueue {
   async drain(): Promise<void> {
     for (const e of this.entries.splice(0)) {
       if (e.kind === 'predict') this.predictions--;
+      else this.tasks--;
       e.reject(new HttpError(503, 'the server is stopping'));
     }
     await this.idle();
@@ -131,7 +169,7 @@ export class WorkQueue {
           this.served++;
           const ms = performance.now() - t0;
           this.avgMs = this.avgMs === 0 ? ms : 0.8 * this.avgMs + 0.2 * ms;
-        }
+        } else this.tasks--;
         this.current = null;
       }
     }

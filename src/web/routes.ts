@@ -4,7 +4,7 @@ import { type AugmentMode } from '../data/training-set.ts';
 import { HttpError, describeError, mediaType, queryOf, readJsonObject, send, sendJson } from './http.ts';
 import { checkUploadPixels } from './imaging.ts';
 import { type ModelHost, checkOrgan } from './model-host.ts';
-import { type Job, type WorkQueue } from './queue.ts';
+import { type Job, type Reservation, type WorkQueue } from './queue.ts';
 import { type ResultStore, overlayUrl } from './results.ts';
 import { checkImageUpload, cleanName } from './sniff.ts';
 import { type TrainingProgress, type TrainingUpload, idleProgress, planFiles, trainFromUploads } from './training.ts';
@@ -31,6 +31,12 @@ export class Api {
   private trained: { bytes: Buffer; name: string } | null = null;
   /** What the worker is doing besides predictions, in plain words. */
   activity: string | null = null;
+  /** Model loads queued or running: predictions sent meanwhile wait for them instead of being refused. */
+  private loads = 0;
+  /** A training upload is being read (set before the body is parsed, so only one is ever read at a time). */
+  private trainingUpload = false;
+  /** Private folder for the files of training runs (removed when the server stops). */
+  scratchDir: string | undefined;
 
   constructor(
     readonly host: ModelHost,
@@ -72,10 +78,36 @@ export class Api {
     return ['waiting', 'loading images', 'training', 'calibrating'].includes(this.training.phase);
   }
 
+  /** Whether a model load is queued or running. */
+  get loading(): boolean {
+    return this.loads > 0;
+  }
+
+  /** Queues a model load; predictions that arrive meanwhile are queued behind it rather than refused. */
+  loadModel(run: () => Promise<void>): Job<void> {
+    const job = this.queue.submit('task', async () => {
+      this.activity = 'loading the model';
+      try {
+        await run();
+      } finally {
+        this.activity = null;
+      }
+    });
+    this.loads++;
+    void job.result.then(
+      () => this.loads--,
+      () => this.loads--,
+    );
+    return job;
+  }
+
   status: Handler = async (_req, res) => {
     const q = this.queue.stats();
+    const model = this.host.status();
+    if (!model.ready && this.loading) model.message = 'The model is loading. Images dropped now are held and checked as soon as it is ready.';
     sendJson(res, 200, {
-      ...this.host.status(),
+      ...model,
+      loading: this.loading,
       busy: this.activity,
       queue: {
         length: q.pending,
@@ -106,24 +138,27 @@ export class Api {
     if (body.adapters !== undefined && body.adapters !== null) ask.adapters = this.host.allowed('adapters', body.adapters);
     if (body.organ !== undefined && body.organ !== null && body.organ !== '') ask.organ = checkOrgan(body.organ);
     if (!ask.clip && !ask.adapters && !ask.organ) throw new HttpError(400, "give at least one of 'clip', 'adapters' or 'organ'");
-    const job = this.queue.submit('task', async () => {
-      this.activity = 'loading the model';
-      try {
-        await this.host.load(ask);
-      } finally {
-        this.activity = null;
-      }
-    });
+    if (ask.organ) this.host.admitOrgan(ask.organ);
+    const job = this.loadModel(() => this.host.load(ask));
     await this.finish(job, res, started, 'loading the model');
     sendJson(res, 200, this.host.status());
   };
 
   predict: Handler = async (req, res, started) => {
     const q = queryOf(req.url ?? '');
-    if (!this.host.ready) throw new HttpError(409, this.host.status().message);
+    if (!this.host.ready && !this.loading) throw new HttpError(409, this.host.status().message);
     if (this.trainingActive())
       throw new HttpError(503, 'the model is being trained; images can be checked again when training has finished', { 'Retry-After': '10' });
-    this.queue.checkRoom();
+    // The slot is held before the body is read: at most `queue` uploads are ever held in memory at once.
+    const slot = this.queue.reserve();
+    try {
+      await this.predictUpload(req, res, started, q, slot);
+    } finally {
+      slot.release();
+    }
+  };
+
+  private async predictUpload(req: IncomingMessage, res: ServerResponse, started: number, q: URLSearchParams, slot: Reservation): Promise<void> {
     let file: UploadedFile;
     if (mediaType(req) === 'multipart/form-data') {
       const form = await parseMultipart(req, {
@@ -139,18 +174,28 @@ export class Api {
     } else file = await readRawImage(req, this.limits.maxUploadBytes, this.limits.timeoutMs);
     const kind = checkImageUpload(file.name, file.type, file.data);
     await checkUploadPixels(file.name, kind, file.data);
-    const job = this.queue.submit('predict', () => this.host.predict(file.name, kind, file.data));
+    const job = this.queue.submit('predict', () => this.host.predict(file.name, kind, file.data), slot);
     const { result, png } = await this.finish(job, res, started, `scoring ${file.name}`);
     this.results.add(result, png);
     const body: Record<string, unknown> = { ...result, overlay: overlayUrl(result.id) };
     if (q.get('overlay') === 'base64') body.overlay_png_base64 = png.toString('base64');
     sendJson(res, 200, body);
-  };
+  }
 
   train: Handler = async (req, res) => {
-    if (this.trainingActive()) {
+    // Checked and claimed in one step before the body is read: one training upload at a time, one run at a time.
+    if (this.trainingActive() || this.trainingUpload) {
       throw new HttpError(409, 'a training run is already in progress; wait for it to finish');
     }
+    this.trainingUpload = true;
+    try {
+      await this.startTraining(req, res);
+    } finally {
+      this.trainingUpload = false;
+    }
+  };
+
+  private async startTraining(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const defaults = this.host.trainingDefaults();
     const l = this.limits;
     const form = await parseMultipart(req, {
@@ -171,6 +216,7 @@ export class Api {
     const masks = pick('mask');
     for (const u of [...normal, ...abnormal, ...masks]) await checkUploadPixels(u.file.name, u.kind, u.file.data);
     const organ = checkOrgan(form.fields.get('organ') || this.host.organ || '');
+    this.host.admitOrgan(organ);
     const epochsRaw = form.fields.get('epochs') ?? '5';
     const epochs = Number(epochsRaw);
     if (!Number.isInteger(epochs) || epochs < 1 || epochs > l.maxEpochs)
@@ -185,8 +231,7 @@ export class Api {
       epochs,
       started: new Date().toISOString(),
     };
-    this.training = progress;
-    const request = { normal, abnormal, masks, organ, epochs, augment, lr: 1e-3, seed: 111, ...defaults };
+    const request = { normal, abnormal, masks, organ, epochs, augment, lr: 1e-3, seed: 111, scratchDir: this.scratchDir, ...defaults };
     const job = this.queue.submit('task', async () => {
       this.activity = 'training';
       try {
@@ -211,9 +256,10 @@ export class Api {
         this.activity = null;
       }
     });
+    this.training = progress;
     void job.result.catch(() => {});
     sendJson(res, 202, { training: progress, status: '/api/train' });
-  };
+  }
 
   trainStatus: Handler = async (_req, res) => {
     sendJson(res, 200, this.training);

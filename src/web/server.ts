@@ -2,12 +2,17 @@
 // result images with random hex ids); nothing is ever read from disk on request.
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import { type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { allowedHostNames, hostAllowed, sameOriginRequest } from './host-check.ts';
 import { HttpError, contentSecurityPolicy, pathOf, securityHeaders, send, sendError } from './http.ts';
 import { ModelHost, type ModelHostOptions } from './model-host.ts';
 import { renderPage } from './page.ts';
 import { WorkQueue } from './queue.ts';
 import { ResultStore } from './results.ts';
 import { Api, type Handler } from './routes.ts';
+import { ScratchDir } from './scratch.ts';
+
+export { isLoopback } from './host-check.ts';
 
 export interface ServeOptions extends ModelHostOptions {
   host?: string;
@@ -25,6 +30,14 @@ export interface ServeOptions extends ModelHostOptions {
   maxTrainFiles?: number;
   /** Most overlay images kept in memory (default 256). */
   maxResultImages?: number;
+  /** Further host names requests may use (a DNS name of this machine, a proxy's name); see `allowedHostNames`. */
+  allowHosts?: readonly string[];
+  /** Where the private folder for uploaded training images is made (default the system's temporary folder). */
+  scratchParent?: string;
+  /** Called once the server listens, before the model has loaded (requests are answered from then on). */
+  onListening?: (url: string) => void;
+  /** The model holder (default: a `ModelHost` over these options). */
+  model?: ModelHost;
 }
 
 export interface RunningServer {
@@ -36,13 +49,11 @@ export interface RunningServer {
   queue: WorkQueue;
   results: ResultStore;
   api: Api;
+  /** Host names requests may use. */
+  allowedHosts: string[];
+  /** The private folder for uploaded training images. */
+  scratchDir: string;
   close(): Promise<void>;
-}
-
-const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
-
-export function isLoopback(host: string): boolean {
-  return LOOPBACK.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 const RESULT_PNG = /^\/api\/results\/([0-9a-f]{32})\.png$/;
@@ -52,7 +63,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const maxUpload = o.maxUploadBytes ?? 20 * 1024 * 1024;
   const timeoutMs = o.timeoutMs ?? 120_000;
   const log = o.log ?? (() => {});
-  const model = new ModelHost(o);
+  const model = o.model ?? new ModelHost(o);
   const queue = new WorkQueue(o.queue ?? 8);
   const results = new ResultStore(o.maxResultImages ?? 256);
   const api = new Api(
@@ -78,17 +89,17 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   };
 
   let port = 0;
-  const allowedHosts = (): Set<string> =>
-    new Set([`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, ...(host.startsWith('127.') ? [`${host}:${port}`] : [])]);
+  const hostNames = allowedHostNames(host, o.allowHosts ?? []);
 
   const dispatch = async (req: IncomingMessage, res: ServerResponse, started: number): Promise<void> => {
-    // Requests for a loopback server must name it (defeats DNS rebinding from web pages).
-    if (isLoopback(host) && !allowedHosts().has((req.headers.host ?? '').toLowerCase())) throw new HttpError(403, 'unexpected Host header');
+    // Requests must name this server by one of its own names (defeats DNS rebinding from web pages).
+    if (!hostAllowed(req.headers.host, hostNames, port))
+      throw new HttpError(403, `unexpected Host header: use one of ${[...hostNames].join(', ')} (start the server with --allow-host to add a name)`);
     const method = req.method ?? 'GET';
     if (method !== 'GET' && method !== 'HEAD') {
       // No CORS: state-changing requests from other sites are refused.
       const origin = req.headers.origin;
-      if ((origin && origin !== `http://${req.headers.host}`) || req.headers['sec-fetch-site'] === 'cross-site')
+      if ((origin !== undefined && !sameOriginRequest(origin, req.headers.host, port)) || req.headers['sec-fetch-site'] === 'cross-site')
         throw new HttpError(403, 'requests from other web sites are refused');
     }
     const path = pathOf(req.url ?? '/');
@@ -103,6 +114,9 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     if (!h) throw new HttpError(405, `use ${Object.keys(table).join(' or ')}`, { Allow: Object.keys(table).join(', ') });
     await h(req, res, started);
   };
+
+  const { scratch } = await ScratchDir.create(o.scratchParent ?? tmpdir());
+  api.scratchDir = scratch.path;
 
   const server = createServer(
     { requestTimeout: timeoutMs + 10_000, headersTimeout: Math.min(30_000, timeoutMs + 5_000), maxHeaderSize: 16 * 1024 },
@@ -122,14 +136,21 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   server.maxHeadersCount = 64;
   server.keepAliveTimeout = 5000;
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(o.port ?? 8765, host, () => {
-      server.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(o.port ?? 8765, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (e) {
+    await scratch.remove();
+    throw e;
+  }
   port = (server.address() as AddressInfo).port;
+  const shownHost = host.includes(':') ? `[${host}]` : host;
+  const url = `http://${shownHost}:${port}/`;
   server.on('error', (e) => log(`server error: ${e.message}`));
   const close = async (): Promise<void> => {
     await new Promise<void>((resolve) => {
@@ -138,18 +159,17 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     });
     await queue.drain();
     await model.close();
+    await scratch.remove();
   };
   try {
     if (o.clipPaths.length) {
-      api.activity = 'loading the model';
-      await queue.submit('task', () => model.init()).result;
-    }
+      const load = api.loadModel(() => model.init());
+      o.onListening?.(url);
+      await load.result;
+    } else o.onListening?.(url);
   } catch (e) {
     await close();
     throw e;
-  } finally {
-    api.activity = null;
   }
-  const shownHost = host.includes(':') ? `[${host}]` : host;
-  return { url: `http://${shownHost}:${port}/`, host, port, server, model, queue, results, api, close };
+  return { url, host, port, server, model, queue, results, api, allowedHosts: [...hostNames], scratchDir: scratch.path, close };
 }

@@ -29,6 +29,8 @@ export interface TrainingRequest {
   imageSize: number;
   lr: number;
   seed: number;
+  /** Private folder (0700) the run's files are written below; default the system's temporary folder. */
+  scratchDir?: string;
 }
 
 export type TrainingPhase = 'idle' | 'waiting' | 'loading images' | 'training' | 'calibrating' | 'done' | 'failed';
@@ -128,7 +130,7 @@ async function storedBytes(u: TrainingUpload): Promise<{ data: Uint8Array; ext: 
 
 export async function trainFromUploads(clip: ClipModel, text: Float32Array, r: TrainingRequest, progress: TrainingProgress): Promise<TrainingOutcome> {
   const plan = planFiles(r);
-  const dir = await mkdtemp(join(tmpdir(), 'mvfa-serve-train-'));
+  const dir = await mkdtemp(join(r.scratchDir ?? tmpdir(), 'mvfa-serve-train-'));
   const shown = (msg: string) => msg.split(`${dir}/`).join('');
   try {
     const write = async (sub: string, list: TrainingUpload[], stems: string[]): Promise<string[]> => {

@@ -3,7 +3,8 @@ import { type Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { type Activation } from '../../clip/transformer.ts';
 import { type AugmentMode } from '../../data/training-set.ts';
-import { isLoopback, startServer } from '../../web/server.ts';
+import { allowedHostNames, exposureWarning, isLoopback } from '../../web/host-check.ts';
+import { startServer } from '../../web/server.ts';
 import { type GlobalOptions, EXIT_OK, UsageError, applyGlobal, cacheDir, log, parseFloatOpt, parseIntOpt, parseLevels } from '../common.ts';
 import { resolveClipPath } from '../model-loading.ts';
 
@@ -14,6 +15,7 @@ interface ServeOpts extends GlobalOptions {
   support?: string;
   supportAugment: string;
   host: string;
+  allowHost: string[];
   port: number;
   imageSize?: number;
   levels?: number[];
@@ -41,6 +43,12 @@ export function registerServe(program: Command, run: (f: () => Promise<number>) 
     .option('--support <dir>', 'folder of normal images for the few-shot memory bank of adapters loaded from files')
     .option('--support-augment <none|mvfa>', 'expand the support images ×11 as the official code', 'mvfa')
     .option('--host <address>', 'address to listen on (only this computer by default)', '127.0.0.1')
+    .option(
+      '--allow-host <name>',
+      "a further name requests may use for this server, e.g. its DNS name or a proxy's (repeatable; other names are refused)",
+      collect,
+      [],
+    )
     .option('--port <n>', 'port (0: any free port)', parseIntOpt('--port', 0), 8765)
     .option('--image-size <n>', 'model input size (default: stored with the adapters, else 240)', parseIntOpt('--image-size', 14))
     .option('--levels <list>', 'adapter blocks, for adapter files that do not store them and for training', parseLevels)
@@ -63,11 +71,8 @@ export function registerServe(program: Command, run: (f: () => Promise<number>) 
         const clipPaths = o.clip.length ? o.clip : [await resolveClipPath({})];
         for (const p of [...clipPaths, ...o.adapters]) if (!existsSync(p)) throw new UsageError(`${p}: no such file`);
         if (o.support && !existsSync(o.support)) throw new UsageError(`--support ${o.support}: no such folder`);
-        if (!isLoopback(o.host)) {
-          process.stderr.write(
-            `\n*** WARNING: listening on ${o.host}, not only on this computer. ***\n*** Anyone who can reach this address can upload images, see all results and change the model; there is no login. ***\n\n`,
-          );
-        }
+        for (const h of o.allowHost)
+          if (!/^[A-Za-z0-9.:[\]_-]{1,253}$/.test(h)) throw new UsageError(`--allow-host ${JSON.stringify(h)}: not a host name or address`);
         const srv = await startServer({
           clipPaths,
           adapterPaths: o.adapters,
@@ -79,7 +84,15 @@ export function registerServe(program: Command, run: (f: () => Promise<number>) 
           activation: o.activation as Activation,
           cacheDir: cacheDir(),
           host: o.host,
+          allowHosts: o.allowHost,
           port: o.port,
+          onListening: (url) => {
+            if (!isLoopback(o.host)) {
+              const port = Number(new URL(url).port || '80');
+              process.stderr.write(exposureWarning(o.host, port, [...allowedHostNames(o.host, o.allowHost)]));
+            }
+            log(o.quiet, `listening on ${url}; loading the model (images dropped on the page meanwhile are checked once it is ready)…`);
+          },
           maxUploadBytes: Math.round(o.maxUploadMb * 1024 * 1024),
           queue: o.queue,
           timeoutMs: Math.round(o.timeoutS * 1000),
