@@ -3,7 +3,7 @@
 // slices for display (nifti-window.ts).
 
 import { readFile } from 'node:fs/promises';
-import { gunzipSync } from 'node:zlib';
+import { createGunzip } from 'node:zlib';
 import * as nifti from 'nifti-reader-js';
 
 import { axisCodes, bestAffine, type Mat4 } from './nifti-orient.ts';
@@ -55,7 +55,12 @@ export interface NiftiReadOptions {
   dtype?: 'float32' | 'float64';
   /** Name used in error messages when the input is a buffer. */
   name?: string;
+  /** Refuse volumes with more voxels than this (default MAX_NIFTI_VOXELS), before anything is allocated for them. */
+  maxVoxels?: number;
 }
+
+/** Most voxels a volume may have by default: 2^28 (1 GiB as float32), e.g. 512 x 512 x 1024. */
+export const MAX_NIFTI_VOXELS = 2 ** 28;
 
 interface DatatypeInfo {
   name: string;
@@ -99,17 +104,98 @@ async function readBytes(path: string, name: string): Promise<Uint8Array> {
   }
 }
 
-function gunzip(b: Uint8Array, name: string): Uint8Array {
-  try {
-    return gunzipSync(b);
-  } catch (err) {
-    throw new NiftiError(name, `cannot decompress gzip data (${(err as Error).message})`);
-  }
+/**
+ * Inflates gzip data, stopping as soon as `limit(prefix)` bytes are out: `limit` is asked once the first
+ * `probe` bytes (or all, if fewer) are inflated, and may throw to refuse the file. Nothing beyond the limit is
+ * held, so a small file cannot inflate to more than its header says it needs.
+ */
+async function gunzipBounded(b: Uint8Array, name: string, probe: number, limit: (prefix: Uint8Array) => number): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  let max = Infinity;
+  const gz = createGunzip();
+  const join = (): Uint8Array => new Uint8Array(Buffer.concat(chunks, total)); // a copy that owns its whole ArrayBuffer
+  await new Promise<void>((resolve, reject) => {
+    const stop = (err?: unknown): void => {
+      gz.removeAllListeners('data');
+      gz.destroy();
+      if (err) reject(err);
+      else resolve();
+    };
+    gz.on('data', (c: Buffer) => {
+      chunks.push(c);
+      total += c.length;
+      try {
+        if (max === Infinity && total >= probe) max = limit(join());
+      } catch (err) {
+        stop(err);
+        return;
+      }
+      if (total >= max) stop();
+    });
+    gz.on('error', (err) => reject(new NiftiError(name, `cannot decompress gzip data (${err.message})`)));
+    gz.on('end', () => resolve());
+    gz.end(b);
+  });
+  if (max === Infinity) limit(join());
+  const out = join();
+  return total > max ? out.subarray(0, max) : out;
 }
 
+/** The bytes of `b` in an ArrayBuffer of their own (a Buffer may be a view into Node's shared pool). */
 function own(b: Uint8Array): ArrayBuffer {
   if (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer) return b.buffer;
-  return b.slice().buffer as ArrayBuffer;
+  return new Uint8Array(b).buffer;
+}
+
+interface Layout {
+  version: 1 | 2;
+  header: nifti.NIFTI1 | nifti.NIFTI2;
+  dims: number[];
+  count: number;
+  info: DatatypeInfo;
+  /** Byte offset of the voxels in the .nii file, or in the .img file of a pair. */
+  offset: number;
+  pair: boolean;
+}
+
+/** Parses and validates every header field that sizes or locates the voxel data, before anything is allocated. */
+function layoutOf(bytes: Uint8Array, name: string, maxVoxels: number): Layout {
+  const ab = own(bytes);
+  const version = nifti.isNIFTI2(ab, true) ? 2 : nifti.isNIFTI1(ab, true) ? 1 : 0;
+  if (version === 0) {
+    throw new NiftiError(
+      name,
+      `not a NIfTI file (no NIfTI-1 or NIfTI-2 header: ${bytes.length < 348 ? `only ${bytes.length} bytes` : 'bad sizeof_hdr or magic'})`,
+    );
+  }
+  const size = version === 1 ? 348 : 540;
+  if (bytes.length < size) throw new NiftiError(name, `truncated header: ${bytes.length} bytes, a NIfTI-${version} header has ${size}`);
+  let h: nifti.NIFTI1 | nifti.NIFTI2;
+  try {
+    // The header bytes only: extensions are not needed, and their size fields are not trusted.
+    h = nifti.readHeader(ab.slice(0, size), true);
+  } catch (err) {
+    throw new NiftiError(name, `corrupt NIfTI header (${(err as Error).message})`);
+  }
+  const ndim = h.dims[0];
+  if (!(ndim >= 1 && ndim <= 7)) throw new NiftiError(name, `invalid dim[0] = ${ndim}`);
+  const dims = h.dims.slice(1, ndim + 1);
+  if (dims.some((d) => !Number.isSafeInteger(d) || d < 1)) throw new NiftiError(name, `invalid dimensions [${dims.join(', ')}]`);
+  const count = dims.reduce((a, b) => a * b, 1);
+  if (count > maxVoxels) throw new NiftiError(name, `volume of ${dims.join(' x ')} = ${count} voxels is larger than the ${maxVoxels} accepted`);
+  const info = DATATYPES[h.datatypeCode];
+  if (!info) {
+    const what = UNSUPPORTED[h.datatypeCode] ?? 'unknown';
+    throw new NiftiError(name, `unsupported NIfTI datatype ${h.datatypeCode} (${what})`);
+  }
+  // Magic 'ni1' / 'ni2' (instead of 'n+1' / 'n+2'): header and image in separate files.
+  const pair = bytes[version === 1 ? 345 : 5] === 0x69;
+  const vox = h.vox_offset;
+  if (!Number.isFinite(vox) || vox < 0 || vox > Number.MAX_SAFE_INTEGER || (!pair && vox < size)) {
+    throw new NiftiError(name, `invalid vox_offset ${vox}`);
+  }
+  return { version, header: h, dims, count, info, offset: Math.floor(vox), pair };
 }
 
 function headerFields(b: Uint8Array, version: 1 | 2, le: boolean): { srow: [number[], number[], number[]] } {
@@ -121,40 +207,24 @@ function headerFields(b: Uint8Array, version: 1 | 2, le: boolean): { srow: [numb
 /** Reads a NIfTI-1/-2 volume: `.nii`, `.nii.gz`, or the `.hdr` of a `.hdr`/`.img` pair (either may be gzipped). */
 export async function readNifti(input: string | Uint8Array, opts: NiftiReadOptions = {}): Promise<NiftiVolume> {
   const name = typeof input === 'string' ? input : (opts.name ?? '<buffer>');
+  const maxVoxels = opts.maxVoxels ?? MAX_NIFTI_VOXELS;
   let bytes = typeof input === 'string' ? await readBytes(input, name) : input;
   if (bytes.length === 0) throw new NiftiError(name, 'empty file, 0 bytes');
-  if (GZIP(bytes)) bytes = gunzip(bytes, name);
-  const ab = own(bytes);
-  bytes = new Uint8Array(ab);
-  const version = nifti.isNIFTI2(ab, true) ? 2 : nifti.isNIFTI1(ab, true) ? 1 : 0;
-  if (version === 0) {
-    throw new NiftiError(
-      name,
-      `not a NIfTI file (no NIfTI-1 or NIfTI-2 header: ${bytes.length < 348 ? `only ${bytes.length} bytes` : 'bad sizeof_hdr or magic'})`,
-    );
+  if (GZIP(bytes)) {
+    // Inflate the header, then only as much as it says the file holds (a .hdr.gz: the header alone).
+    bytes = await gunzipBounded(bytes, name, 540, (head) => {
+      const l = layoutOf(head, name, maxVoxels);
+      return l.pair ? head.length : l.offset + l.count * l.info.bytes;
+    });
   }
-  let h: nifti.NIFTI1 | nifti.NIFTI2;
-  try {
-    h = nifti.readHeader(ab, true);
-  } catch (err) {
-    throw new NiftiError(name, `corrupt NIfTI header (${(err as Error).message})`);
-  }
-  const ndim = h.dims[0];
-  if (!(ndim >= 1 && ndim <= 7)) throw new NiftiError(name, `invalid dim[0] = ${ndim}`);
-  const dims = h.dims.slice(1, ndim + 1);
-  if (dims.some((d) => !Number.isInteger(d) || d < 1)) throw new NiftiError(name, `invalid dimensions [${dims.join(', ')}]`);
-  const info = DATATYPES[h.datatypeCode];
-  if (!info) {
-    const what = UNSUPPORTED[h.datatypeCode] ?? 'unknown';
-    throw new NiftiError(name, `unsupported NIfTI datatype ${h.datatypeCode} (${what})`);
-  }
+  bytes = new Uint8Array(own(bytes));
+  const { version, header: h, dims, count, info, offset, pair } = layoutOf(bytes, name, maxVoxels);
+  const ndim = dims.length;
   const le = h.littleEndian;
 
   // Voxel data: after vox_offset in a .nii file, or in the sibling .img of a .hdr/.img pair.
   let voxels: Uint8Array;
-  let offset: number;
-  // Magic 'ni1' / 'ni2' (instead of 'n+1' / 'n+2'): header and image in separate files.
-  const pair = bytes[version === 1 ? 345 : 5] === 0x69;
+  const need = offset + count * info.bytes;
   if (pair) {
     if (typeof input !== 'string') throw new NiftiError(name, 'a .hdr header needs its .img file: pass the path, not a buffer');
     const base = input.replace(/\.hdr(\.gz)?$/i, '');
@@ -162,15 +232,10 @@ export async function readNifti(input: string | Uint8Array, opts: NiftiReadOptio
     let img: Uint8Array | undefined;
     for (const p of imgPath) img ??= await readFile(p).catch(() => undefined);
     if (!img) throw new NiftiError(name, `missing image file ${imgPath[0]}`);
-    voxels = GZIP(img) ? gunzip(img, imgPath[0]) : img;
-    offset = Math.max(0, Math.floor(h.vox_offset));
+    voxels = GZIP(img) ? await gunzipBounded(img, imgPath[0], need, () => need) : img;
   } else {
     voxels = bytes;
-    offset = Math.floor(h.vox_offset);
-    if (offset < (version === 1 ? 348 : 540)) throw new NiftiError(name, `invalid vox_offset ${h.vox_offset}`);
   }
-  const count = dims.reduce((a, b) => a * b, 1);
-  const need = offset + count * info.bytes;
   if (voxels.length < need) {
     throw new NiftiError(name, `truncated: ${Math.max(0, voxels.length - offset)} bytes of voxel data, expected ${count * info.bytes}`);
   }
