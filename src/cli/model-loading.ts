@@ -24,10 +24,16 @@ export async function resolveClipPath(o: ClipOpts): Promise<string> {
   throw new UsageError('no CLIP weights: pass --clip PATH, or run `mvfa download` first');
 }
 
+/** The --activation value, checked. */
+export function checkActivation(v: string | undefined): Activation {
+  const act = v ?? 'gelu';
+  if (act !== 'gelu' && act !== 'quickgelu') throw new UsageError(`--activation must be gelu or quickgelu, got '${v}'`);
+  return act;
+}
+
 export async function openClip(o: ClipOpts): Promise<{ clip: ClipModel; path: string }> {
   const path = await resolveClipPath(o);
-  const act = (o.activation ?? 'gelu') as Activation;
-  if (act !== 'gelu' && act !== 'quickgelu') throw new UsageError(`--activation must be gelu or quickgelu, got '${o.activation}'`);
+  const act = checkActivation(o.activation);
   const t0 = Date.now();
   const clip = await loadClip(path, { activation: act });
   log(

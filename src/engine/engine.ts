@@ -61,6 +61,7 @@ export interface ModelSpec {
 export class Engine {
   private current: Mvfa | null = null;
   private supportCount = 0;
+  private organName: string | null = null;
   private readonly texts = new Map<string, Promise<Float32Array>>();
 
   private constructor(
@@ -88,6 +89,11 @@ export class Engine {
   /** The model in use (null before `load`). */
   get model(): Mvfa | null {
     return this.current;
+  }
+
+  /** Organ of the prompts of the model in use. */
+  get organ(): string | null {
+    return this.organName;
   }
 
   /** Memory-bank images of the model in use (after augmentation). */
@@ -132,6 +138,7 @@ export class Engine {
     await this.current?.release();
     this.current = model;
     this.supportCount = count;
+    this.organName = organ;
     return model;
   }
 
@@ -171,6 +178,7 @@ export class Engine {
     const m = this.current;
     this.current = null;
     this.supportCount = 0;
+    this.organName = null;
     await m?.release();
   }
 

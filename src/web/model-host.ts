@@ -1,18 +1,15 @@
 // The model the server holds: CLIP weights and adapters chosen only from the files named when the server was
 // started, or adapters trained from uploads; predictions and training run through the single worker queue.
 import { resolve } from 'node:path';
-import { loadClip } from '../clip/factory.ts';
 import { type ClipModel } from '../clip/model.ts';
-import { cachedTextFeatures } from '../clip/text-features.ts';
 import { type Activation } from '../clip/transformer.ts';
-import { type AugmentMode, augmentSupport, listImages } from '../data/training-set.ts';
-import { loadImageTensor } from '../io/image.ts';
-import { type AdapterSet } from '../mvfa/adapters.ts';
-import { type Calibration, fuseCalibrated, mean } from '../mvfa/fusion.ts';
-import { loadAdapters } from '../mvfa/checkpoint.ts';
-import { Mvfa } from '../mvfa/mvfa.ts';
+import { type AugmentMode } from '../data/training-set.ts';
+import { Engine, EngineUsageError, type SupportSpec } from '../engine/engine.ts';
+import { type AdapterCheckpoint, loadAdapters } from '../mvfa/checkpoint.ts';
+import { MVFA_DEFAULTS, defaultLevels } from '../mvfa/defaults.ts';
+import { describeRule, mean } from '../mvfa/fusion.ts';
 import { HttpError } from './http.ts';
-import { decodeUpload, overlayPng, rasterTensor } from './imaging.ts';
+import { decodeUpload, overlayPng } from './imaging.ts';
 import { type PredictionResult, newResultId } from './results.ts';
 import { type ImageKind } from './sniff.ts';
 import { type TrainingOutcome } from './training.ts';
@@ -37,15 +34,14 @@ export interface ModelHostOptions {
 }
 
 interface Active {
-  adapters: AdapterSet;
-  calibration: Calibration | null;
+  checkpoint: AdapterCheckpoint;
   organ: string;
   imageSize: number;
   /** Adapters file, or 'trained in this session'. */
   source: string;
-  model: Mvfa;
-  /** Input tensors of the memory bank (kept to rebuild it for other CLIP weights). */
+  /** Input tensors of the memory bank given with trained adapters (kept to rebuild it for other CLIP weights). */
   supportInputs: Float32Array[] | null;
+  supportImages: number;
 }
 
 export interface ModelStatus {
@@ -76,13 +72,11 @@ export function checkOrgan(v: unknown): string {
   return s;
 }
 
-/** Adapter blocks for a CLIP of `layers` blocks: the quarters (6,12,18,24 for ViT-L/14). */
-export function defaultLevels(layers: number): number[] {
-  return [...new Set([1, 2, 3, 4].map((q) => Math.max(1, Math.round((q * layers) / 4))))];
-}
+export { defaultLevels };
 
 export class ModelHost {
-  private clip: ClipModel | null = null;
+  /** Owns the CLIP weights and the model in use; scores through the one prediction path. */
+  private engine: Engine | null = null;
   private clipPath: string | null = null;
   private active: Active | null = null;
   private readonly allowedClip: Map<string, string>;
@@ -148,7 +142,7 @@ export class ModelHost {
 
   private async textFor(organ: string): Promise<Float32Array> {
     this.organs.add(organ);
-    return cachedTextFeatures(this.clip!, this.clipPath!, organ, this.opts.cacheDir);
+    return this.engine!.textFeatures(organ);
   }
 
   /** Changes CLIP weights, adapters and/or organ (paths already checked with `allowed`). Runs in the worker. */
@@ -156,105 +150,86 @@ export class ModelHost {
     const prev = this.active;
     const clipChanged = !!req.clip && req.clip !== this.clipPath;
     if (clipChanged) {
-      const t0 = Date.now();
-      const clip = await loadClip(req.clip!, { activation: this.opts.activation ?? 'gelu' });
-      await this.releaseActive();
-      await this.clip?.release();
-      this.clip = clip;
+      const engine = await Engine.open(req.clip!, { activation: this.opts.activation ?? 'gelu', cacheDir: this.opts.cacheDir, log: (m) => this.log(m) });
+      this.active = null;
+      await this.engine?.release();
+      this.engine = engine;
       this.clipPath = req.clip!;
-      this.log(`loaded CLIP ${req.clip} (vision ${clip.config.vision.width}×${clip.config.vision.layers}) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     }
-    if (!this.clip) throw new HttpError(409, 'no CLIP weights are loaded: choose a CLIP weights file first');
+    if (!this.engine) throw new HttpError(409, 'no CLIP weights are loaded: choose a CLIP weights file first');
     if (req.adapters) {
-      const ck = await loadAdapters(req.adapters, this.opts.levels);
+      const ck = await loadAdapters(req.adapters, this.opts.levels, this.engine.clip.config.vision.layers);
       const organ = req.organ ?? this.opts.organ ?? ck.info.organ;
       if (!organ) throw new HttpError(400, `${req.adapters} does not say which organ it was trained for: give an organ name`);
-      const size = this.opts.imageSize ?? (ck.info.imageSize ? Number(ck.info.imageSize) : 240);
-      await this.activate(ck.adapters, ck.calibration ?? null, checkOrgan(organ), size, req.adapters, undefined);
+      await this.activate(ck, checkOrgan(organ), req.adapters, undefined);
     } else if (prev && (req.organ || clipChanged)) {
       const support = prev.source === TRAINED ? prev.supportInputs : undefined;
-      await this.activate(prev.adapters, prev.calibration, checkOrgan(req.organ ?? prev.organ), prev.imageSize, prev.source, support);
+      await this.activate(prev.checkpoint, checkOrgan(req.organ ?? prev.organ), prev.source, support);
     }
   }
 
   /**
-   * Builds the model for adapters; support: images for the memory bank, or undefined for the --support folder,
+   * Makes adapters the model in use; support: images for the memory bank, or undefined for the --support folder,
    * or null for none.
    */
-  private async activate(
-    adapters: AdapterSet,
-    calibration: Calibration | null,
-    organ: string,
-    imageSize: number,
-    source: string,
-    support: Float32Array[] | null | undefined,
-  ): Promise<void> {
-    const text = await this.textFor(organ);
-    const model = new Mvfa(this.clip!, adapters, text, calibration, { imageSize });
-    let images = support ?? null;
-    if (support === undefined && this.opts.supportDir) {
-      const files = listImages(this.opts.supportDir, 'support');
-      const raw = await Promise.all(files.map(async (p) => (await loadImageTensor(p, { size: imageSize })).tensor));
-      images = augmentSupport(raw, imageSize, this.opts.supportAugment ?? 'mvfa');
-    }
+  private async activate(checkpoint: AdapterCheckpoint, organ: string, source: string, support: Float32Array[] | null | undefined): Promise<void> {
+    const engine = this.engine!;
+    const spec: SupportSpec | null =
+      support === undefined
+        ? this.opts.supportDir
+          ? { dir: this.opts.supportDir, augment: this.opts.supportAugment ?? MVFA_DEFAULTS.augment }
+          : null
+        : support;
+    let model;
     try {
-      if (images?.length) await model.setSupport(images);
-      else await model.warmup();
+      await this.textFor(organ);
+      model = await engine.load({ adapters: checkpoint, organ, imageSize: this.opts.imageSize, support: spec });
     } catch (e) {
-      await model.release();
+      if (e instanceof EngineUsageError) throw new HttpError(400, e.message);
       throw e;
     }
-    await this.releaseActive();
-    this.active = { adapters, calibration, organ, imageSize, source, model, supportInputs: images };
+    const imageSize = model.imageSize;
+    this.active = { checkpoint, organ, imageSize, source, supportInputs: Array.isArray(spec) ? spec : null, supportImages: engine.supportImages };
     this.log(
-      `model ready: adapters ${source}, organ '${organ}', image size ${imageSize}, ${calibration ? 'calibrated' : 'no calibration'}, ${images?.length ?? 0} memory-bank images`,
+      `model ready: adapters ${source}, organ '${organ}', image size ${imageSize}, ${model.calibration ? 'calibrated' : 'no calibration'}, ${engine.supportImages} memory-bank images`,
     );
-  }
-
-  private async releaseActive(): Promise<void> {
-    const a = this.active;
-    this.active = null;
-    if (a) await a.model.release();
   }
 
   /** Settings for training with the current CLIP. */
   trainingDefaults(): { levels: number[]; imageSize: number } {
-    if (!this.clip) throw new HttpError(409, 'no CLIP weights are loaded: start the server with --clip, or choose CLIP weights first');
-    const levels = this.opts.levels ? [...this.opts.levels] : this.active ? [...this.active.adapters.levels] : defaultLevels(this.clip.config.vision.layers);
-    const imageSize = this.opts.imageSize ?? this.active?.imageSize ?? 240;
+    if (!this.engine) throw new HttpError(409, 'no CLIP weights are loaded: start the server with --clip, or choose CLIP weights first');
+    const levels = this.opts.levels
+      ? [...this.opts.levels]
+      : this.active
+        ? [...this.active.checkpoint.adapters.levels]
+        : defaultLevels(this.engine.clip.config.vision.layers);
+    const imageSize = this.opts.imageSize ?? this.active?.imageSize ?? MVFA_DEFAULTS.imageSize;
     return { levels, imageSize };
   }
 
   /** Runs training with the loaded CLIP (in the worker) and switches to the new adapters. */
   async train(organ: string, run: (clip: ClipModel, text: Float32Array) => Promise<TrainingOutcome>): Promise<TrainingOutcome> {
-    if (!this.clip) throw new HttpError(409, 'no CLIP weights are loaded');
-    const out = await run(this.clip, await this.textFor(organ));
-    const ck = out.checkpoint;
-    await this.activate(ck.adapters, ck.calibration ?? null, organ, Number(ck.info.imageSize), TRAINED, out.support);
+    if (!this.engine) throw new HttpError(409, 'no CLIP weights are loaded');
+    const out = await run(this.engine.clip, await this.textFor(organ));
+    await this.activate(out.checkpoint, organ, TRAINED, out.support);
     return out;
   }
 
-  /** Scores one uploaded image (in the worker): result and overlay PNG. */
+  /** Scores one uploaded image (in the worker) through the engine's prediction path: result and overlay PNG. */
   async predict(name: string, kind: ImageKind, data: Uint8Array): Promise<{ result: PredictionResult; png: Buffer }> {
     const a = this.active;
-    if (!a) throw new HttpError(409, this.status().message);
+    if (!a || !this.engine) throw new HttpError(409, this.status().message);
     const t0 = performance.now();
     const rgb = await decodeUpload(name, kind, data);
-    const raw = await a.model.analyze(rasterTensor(rgb, a.imageSize));
-    let score: number | null = null;
-    let map = raw.zeroSeg;
-    if (a.calibration) {
-      const fused = fuseCalibrated(raw, a.calibration);
-      score = fused.score;
-      map = fused.map;
-    }
-    const png = await overlayPng(rgb, map, a.calibration !== null);
+    const p = await this.engine.predict(rgb);
+    // Both rules give maps of about 0..1: one fixed colour scale.
+    const png = await overlayPng(rgb, p.map, true);
     const result: PredictionResult = {
       id: newResultId(),
       name,
-      score,
-      zero_det: raw.zeroDet,
-      few_det: raw.fewDet ? mean(raw.fewDet) : null,
+      score: p.score,
+      zero_det: p.raw.zeroDet,
+      few_det: p.raw.fewDet ? mean(p.raw.fewDet) : null,
       width: rgb.width,
       height: rgb.height,
       organ: a.organ,
@@ -268,28 +243,30 @@ export class ModelHost {
   status(): ModelStatus {
     const a = this.active;
     let message: string;
-    if (!this.clip) message = 'No model is loaded. Start the server with --clip (CLIP weights) and --adapters, or choose files below.';
+    const calibration = a?.checkpoint.calibration ?? null;
+    if (!this.engine) message = 'No model is loaded. Start the server with --clip (CLIP weights) and --adapters, or choose files below.';
     else if (!a) message = 'CLIP weights are loaded but no adapters: train on a few of your images below, or choose an adapters file.';
-    else if (!a.calibration) message = 'Ready. These adapters carry no calibration, so only the raw zero-shot score is shown.';
+    else if (!calibration)
+      message = `Ready. These adapters carry no calibration, so each image is scored with the ${describeRule({ kind: 'run-min-max', images: 1 })}: scores do not compare across images.`;
     else message = 'Ready: drop images to get an anomaly score and a heatmap.';
     return {
       ready: a !== null,
       clip: this.clipPath,
       adapters: a?.source ?? null,
       organ: this.organ,
-      levels: a ? [...a.adapters.levels] : null,
+      levels: a ? [...a.checkpoint.adapters.levels] : null,
       image_size: a?.imageSize ?? this.opts.imageSize ?? null,
-      calibration: a?.calibration != null,
-      task: a?.calibration?.task ?? null,
-      support_images: a?.supportInputs?.length ?? 0,
+      calibration: calibration !== null,
+      task: this.engine?.model?.task ?? null,
+      support_images: a?.supportImages ?? 0,
       choices: { clip: [...this.allowedClip.values()], adapters: [...this.allowedAdapters.values()] },
       message,
     };
   }
 
   async close(): Promise<void> {
-    await this.releaseActive();
-    await this.clip?.release();
-    this.clip = null;
+    this.active = null;
+    await this.engine?.release();
+    this.engine = null;
   }
 }

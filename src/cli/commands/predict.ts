@@ -1,16 +1,18 @@
-// `mvfa predict`: anomaly scores and maps for images with trained adapters (optionally with a few-shot memory bank).
+// `mvfa predict`: anomaly scores and heatmaps for images with trained adapters (optionally with a few-shot memory
+// bank), through the Engine's one prediction path. With stored calibration each image is scored alone; without
+// (an official .pth), the official rule applies: min–max over the images of this run.
 import { type Command } from 'commander';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type AugmentMode, augmentSupport, listImages } from '../../data/training-set.ts';
+import { type AugmentMode } from '../../data/training-set.ts';
+import { Engine } from '../../engine/engine.ts';
+import { writeHeatmapPng } from '../../engine/heatmap.ts';
+import { type Prediction } from '../../engine/predict.ts';
 import { writeNpy } from '../../io/npy.ts';
-import { type MedicalImageItem, loadMedicalImages, medicalRasterToTensor } from '../../io/medical-image.ts';
-import { type RasterU8 } from '../../io/resample.ts';
-import { loadAdapters } from '../../mvfa/checkpoint.ts';
-import { fuseCalibrated, mean } from '../../mvfa/fusion.ts';
-import { Mvfa } from '../../mvfa/mvfa.ts';
-import { type GlobalOptions, FailureLog, UsageError, applyGlobal, expandInputs, log, parseIntOpt, parseLevels, progress, stem } from '../common.ts';
-import { imageTensor, openClip, textFeaturesFor } from '../model-loading.ts';
+import { type LoadMedicalOptions, type MedicalImageItem, loadMedicalImages } from '../../io/medical-image.ts';
+import { type BranchScores, type FusionRule, type Task, describeRule, mean } from '../../mvfa/fusion.ts';
+import { type GlobalOptions, FailureLog, UsageError, applyGlobal, cacheDir, expandInputs, log, parseIntOpt, parseLevels, progress, stem } from '../common.ts';
+import { checkActivation, resolveClipPath } from '../model-loading.ts';
 
 interface PredictOpts extends GlobalOptions {
   clip?: string;
@@ -20,10 +22,22 @@ interface PredictOpts extends GlobalOptions {
   supportAugment: string;
   levels?: number[];
   imageSize?: number;
+  task?: string;
   dump?: string;
   out?: string;
   activation?: string;
   window?: string;
+}
+
+/** One scored image of the run. */
+interface Scored {
+  file: string;
+  item: string;
+  /** Name in output files. */
+  stem: string;
+  /** Name shown in results. */
+  shown: string;
+  volume: boolean;
 }
 
 export function registerPredict(program: Command, run: (f: () => Promise<number>) => Promise<void>): void {
@@ -37,104 +51,172 @@ export function registerPredict(program: Command, run: (f: () => Promise<number>
     .option('--support-augment <none|mvfa>', 'expand the support images ×11 as the official code', 'mvfa')
     .option('--levels <list>', 'adapter blocks, for adapter files that do not store them', parseLevels)
     .option('--image-size <n>', 'model input size (default: stored with the adapters, else 240)', parseIntOpt('--image-size', 14))
+    .option('--task <AC+AS|AC>', 'score from the seg map (AC+AS) or the det head (AC), for adapters that store no task (default AC+AS)')
     .option('--dump <dir>', 'write raw maps: <stem>.zero_seg.npy, <stem>.few_seg.npy, <stem>.few_det.npy and scores.json')
-    .option('--out <dir>', 'write results.json (calibrated scores) and heatmap overlays')
+    .option('--out <dir>', 'write results.json (scores and the fusion rule used) and heatmap overlays <stem>.png')
     .option('--activation <gelu|quickgelu>', 'GELU variant of the CLIP towers', 'gelu')
     .option('--window <auto|minmax|C,W>', "display window for DICOM and NIfTI (default: the file's window, or 0.5–99.5 percentiles)")
     .argument('<images...>', 'image files or folders (PNG, JPEG, TIFF, BMP, WebP, DICOM, NIfTI volumes: every axial slice is scored)')
     .addHelpText(
       'after',
-      '\nExamples:\n  mvfa predict --adapters brain.safetensors --support few/good --out results scans/\n  mvfa predict --clip clip.pt --adapters Brain.pth --organ Brain --dump dumps test/*.png',
+      '\nWithout calibration stored with the adapters (official .pth files), scores and heatmaps use the official rule:\n' +
+        'min–max over the images of the run, so score the images together.\n' +
+        '\nExamples:\n  mvfa predict --adapters brain.safetensors --support few/good --out results scans/\n  mvfa predict --clip clip.pt --adapters Brain.pth --organ Brain --dump dumps test/*.png',
     )
     .action((images: string[], o: PredictOpts) =>
       run(async () => {
         applyGlobal(o);
         if (o.supportAugment !== 'none' && o.supportAugment !== 'mvfa')
           throw new UsageError(`--support-augment must be none or mvfa, got '${o.supportAugment}'`);
+        if (o.task !== undefined && o.task !== 'AC+AS' && o.task !== 'AC') throw new UsageError(`--task must be AC+AS or AC, got '${o.task}'`);
         const files = expandInputs(images);
-        const { clip, path } = await openClip(o);
-        const ck = await loadAdapters(o.adapters, o.levels);
-        const organ = o.organ ?? ck.info.organ;
-        if (!organ) throw new UsageError(`--organ is required: ${o.adapters} does not store an organ name`);
-        const size = o.imageSize ?? (ck.info.imageSize ? Number(ck.info.imageSize) : 240);
-        const model = new Mvfa(clip, ck.adapters, await textFeaturesFor(clip, path, organ), ck.calibration ?? null, { imageSize: size });
-        if (o.support) {
-          const sup = await Promise.all(listImages(o.support, 'support').map((p) => imageTensor(p, size)));
-          await model.setSupport(augmentSupport(sup, size, o.supportAugment as AugmentMode));
-          log(o.quiet, `memory bank: ${sup.length} support images${o.supportAugment === 'mvfa' ? ' ×11' : ''}`);
-        }
-        for (const d of [o.dump, o.out]) if (d) await mkdir(d, { recursive: true });
-        const fails = new FailureLog();
-        const scores: Record<string, Record<string, number>> = {};
-        const results: { image: string; score: number | null; zero_det: number }[] = [];
-        const bar = progress('predict', files.length, o.quiet || o.json);
-        const volumes: Record<string, { slices: number; max: number; argmax: string }> = {};
         const window = parseWindow(o.window);
-        for (const f of files) {
-          let items: MedicalImageItem[];
-          try {
-            items = await loadMedicalImages(f, { dicomWindow: window, niftiWindow: window === 'minmax' ? 'auto' : window });
-          } catch (e) {
-            fails.add(f, e);
-            bar.tick();
-            continue;
-          }
-          for (const item of items) {
+        const loadOpts: LoadMedicalOptions = { dicomWindow: window, niftiWindow: window === 'minmax' ? 'auto' : window };
+        const engine = await Engine.open(await resolveClipPath(o), {
+          activation: checkActivation(o.activation),
+          threads: o.threads,
+          device: o.device,
+          cacheDir: cacheDir(),
+          log: (m) => log(o.quiet, m),
+        });
+        try {
+          const model = await engine.load({
+            adapters: o.adapters,
+            organ: o.organ,
+            levels: o.levels,
+            imageSize: o.imageSize,
+            task: o.task as Task | undefined,
+            support: o.support ? { dir: o.support, augment: o.supportAugment as AugmentMode } : null,
+          });
+          if (o.support) log(o.quiet, `memory bank: ${engine.supportImages} support images`);
+          for (const d of [o.dump, o.out]) if (d) await mkdir(d, { recursive: true });
+          const fails = new FailureLog();
+          const scored: Scored[] = [];
+          const raws: BranchScores[] = [];
+          const rows: Row[] = [];
+          const bar = progress('predict', files.length, o.quiet || o.json);
+          for (const f of files) {
+            let items: MedicalImageItem[];
             try {
-              const raw = await model.analyze(medicalRasterToTensor(item.raster, { size }));
-              const s = items.length === 1 && item.format === 'raster' ? stem(f) : safeName(item.name);
-              const entry: Record<string, number> = { zero_det: raw.zeroDet };
-              if (raw.fewDet) entry.few_det = mean(raw.fewDet);
-              let score: number | null = null;
-              if (ck.calibration) {
-                const fused = fuseCalibrated(raw, ck.calibration);
-                score = fused.score;
-                entry.score = score;
-                if (o.out) await writeOverlayIfAvailable(item.raster, fused.map, size, join(o.out, `${s}.png`));
-              }
-              scores[s] = entry;
-              const hash = item.name.indexOf('#');
-              const shown = hash < 0 ? f : `${f}${item.name.slice(hash)}`;
-              results.push({ image: shown, score, zero_det: raw.zeroDet });
-              if (items.length > 1) {
-                const v = (volumes[f] ??= { slices: 0, max: -Infinity, argmax: '' });
-                const val = score ?? raw.zeroDet;
-                v.slices++;
-                if (val > v.max) {
-                  v.max = val;
-                  v.argmax = item.name;
-                }
-              }
-              if (o.dump) {
-                const sh = [size, size];
-                await writeNpy(join(o.dump, `${s}.zero_seg.npy`), { dtype: 'float32', shape: sh, data: raw.zeroSeg }, { overwrite: true });
-                if (raw.fewSeg) await writeNpy(join(o.dump, `${s}.few_seg.npy`), { dtype: 'float32', shape: sh, data: raw.fewSeg }, { overwrite: true });
-                if (raw.fewDet) await writeNpy(join(o.dump, `${s}.few_det.npy`), { dtype: 'float32', shape: sh, data: raw.fewDet }, { overwrite: true });
-              }
+              items = await loadMedicalImages(f, loadOpts);
             } catch (e) {
-              fails.add(item.name === f ? f : `${f} (${item.name})`, e);
+              fails.add(f, e);
+              bar.tick();
+              continue;
             }
+            for (const item of items) {
+              try {
+                const raw = await engine.score(item.raster);
+                const s: Scored = {
+                  file: f,
+                  item: item.name,
+                  stem: items.length === 1 && item.format === 'raster' ? stem(f) : safeName(item.name),
+                  shown: item.name.includes('#') ? `${f}${item.name.slice(item.name.indexOf('#'))}` : f,
+                  volume: items.length > 1,
+                };
+                if (o.dump) await dumpRaw(o.dump, s.stem, raw, model.imageSize);
+                if (model.calibration) {
+                  // Calibrated: each image is final now; its heatmap is written while its raster is at hand.
+                  const p = engine.fuse([raw]).predictions[0];
+                  if (o.out) await writeHeatmapPng(item.raster, p.map, join(o.out, `${s.stem}.png`));
+                  rows.push(row(p));
+                } else {
+                  raws.push(raw);
+                  rows.push(row({ raw, score: NaN }));
+                }
+                scored.push(s);
+              } catch (e) {
+                fails.add(item.name === f ? f : `${f} (${item.name})`, e);
+              }
+            }
+            bar.tick();
           }
-          bar.tick();
+          bar.stop();
+          let rule: FusionRule | null = model.calibration ? { kind: 'calibration', source: model.calibration.source } : null;
+          if (!model.calibration && raws.length > 0) {
+            const all = engine.fuse(raws);
+            rule = all.rule;
+            all.predictions.forEach((p, i) => (rows[i] = row(p)));
+            log(
+              o.quiet,
+              `note: ${o.adapters} stores no calibration, so scores and heatmaps use the ${describeRule(rule)}` +
+                (raws.length === 1 ? ' (one image: its map is normalised over itself; score images together)' : ''),
+            );
+            if (o.out) await writeRunHeatmaps(scored, all.predictions, o.out, loadOpts, fails);
+          }
+          const results = scored.map((s, i) => ({ image: s.shown, ...rows[i] }));
+          const volumes: Record<string, { slices: number; max: number; argmax: string }> = {};
+          scored.forEach((s, i) => {
+            if (!s.volume) return;
+            const v = (volumes[s.file] ??= { slices: 0, max: -Infinity, argmax: '' });
+            v.slices++;
+            if (results[i].score > v.max) {
+              v.max = results[i].score;
+              v.argmax = s.item;
+            }
+          });
+          const ruleOut = rule ? { ...rule, description: describeRule(rule) } : null;
+          if (o.dump) {
+            const scores = Object.fromEntries(
+              scored.map((s, i) => [s.stem, { zero_det: results[i].zero_det, few_det: results[i].few_det, score: results[i].score }]),
+            );
+            await writeFile(join(o.dump, 'scores.json'), `${JSON.stringify(scores, null, 1)}\n`);
+          }
+          if (o.out)
+            await writeFile(
+              join(o.out, 'results.json'),
+              `${JSON.stringify({ adapters: o.adapters, organ: engine.organ, task: model.task, rule: ruleOut, results, volumes, failures: fails.failures }, null, 1)}\n`,
+            );
+          if (o.json) process.stdout.write(`${JSON.stringify({ rule: ruleOut, results, volumes, failures: fails.failures })}\n`);
+          else {
+            for (const r of results) process.stdout.write(`${r.score.toFixed(6)}\t${r.image}\n`);
+            for (const [f, v] of Object.entries(volumes)) process.stdout.write(`${v.max.toFixed(6)}\t${f} (max over ${v.slices} slices, at ${v.argmax})\n`);
+          }
+          fails.summary(files.length);
+          return fails.exitCode;
+        } finally {
+          await engine.release();
         }
-        bar.stop();
-        if (o.dump) await writeFile(join(o.dump, 'scores.json'), `${JSON.stringify(scores, null, 1)}\n`);
-        if (o.out)
-          await writeFile(
-            join(o.out, 'results.json'),
-            `${JSON.stringify({ adapters: o.adapters, organ, results, volumes, failures: fails.failures }, null, 1)}\n`,
-          );
-        if (o.json) process.stdout.write(`${JSON.stringify({ results, volumes, failures: fails.failures })}\n`);
-        else {
-          for (const r of results) process.stdout.write(`${r.score === null ? r.zero_det.toFixed(6) : r.score.toFixed(6)}\t${r.image}\n`);
-          for (const [f, v] of Object.entries(volumes)) process.stdout.write(`${v.max.toFixed(6)}\t${f} (max over ${v.slices} slices, at ${v.argmax})\n`);
-        }
-        fails.summary(files.length);
-        await model.release();
-        await clip.release();
-        return fails.exitCode;
       }),
     );
+}
+
+/** What results.json records per image (no maps: they are written as heatmaps and dumps). */
+interface Row {
+  score: number;
+  zero_det: number;
+  few_det?: number;
+}
+
+function row(p: Pick<Prediction, 'raw' | 'score'>): Row {
+  return { score: p.score, zero_det: p.raw.zeroDet, ...(p.raw.fewDet ? { few_det: mean(p.raw.fewDet) } : {}) };
+}
+
+async function dumpRaw(dir: string, s: string, raw: BranchScores, size: number): Promise<void> {
+  const sh = [size, size];
+  const put = (name: string, data: Float32Array) => writeNpy(join(dir, `${s}.${name}.npy`), { dtype: 'float32', shape: sh, data }, { overwrite: true });
+  await put('zero_seg', raw.zeroSeg);
+  if (raw.fewSeg) await put('few_seg', raw.fewSeg);
+  if (raw.fewDet instanceof Float32Array) await put('few_det', raw.fewDet);
+}
+
+/** Heatmaps of a run fused at its end: the images are decoded again, one file at a time. */
+async function writeRunHeatmaps(scored: Scored[], fused: Prediction[], out: string, opts: LoadMedicalOptions, fails: FailureLog): Promise<void> {
+  let i = 0;
+  while (i < scored.length) {
+    const file = scored[i].file;
+    let items: Map<string, MedicalImageItem>;
+    try {
+      items = new Map((await loadMedicalImages(file, opts)).map((it) => [it.name, it]));
+    } catch (e) {
+      fails.add(file, e);
+      items = new Map();
+    }
+    for (; i < scored.length && scored[i].file === file; i++) {
+      const it = items.get(scored[i].item);
+      if (it) await writeHeatmapPng(it.raster, fused[i].map, join(out, `${scored[i].stem}.png`));
+    }
+  }
 }
 
 function safeName(name: string): string {
@@ -151,9 +233,4 @@ function parseWindow(w: string | undefined): 'auto' | 'minmax' | { center: numbe
   const [c, wd] = w.split(',').map(Number);
   if (!Number.isFinite(c) || !(wd > 0)) throw new UsageError(`--window must be auto, minmax or CENTER,WIDTH, got '${w}'`);
   return { center: c, width: wd };
-}
-
-async function writeOverlayIfAvailable(image: RasterU8, map: Float32Array, size: number, out: string): Promise<void> {
-  const { writeHeatmapPng } = await import('../../engine/heatmap.ts');
-  await writeHeatmapPng(image, map, out);
 }
