@@ -28,9 +28,15 @@ function bitsView(a: TensorData, wordBytes: 1 | 2 | 4): Uint8Array | Uint16Array
   return new Uint32Array(a.buffer, a.byteOffset, n);
 }
 
+/** Bytes `materialize` allocates for the view: none when it can share the storage (a contiguous view). */
+export function materializedBytes(v: StridedView): number {
+  if (isContiguous(v.size, v.stride)) return 0;
+  return v.size.reduce((a, b) => a * b, 1) * dtypeByteSize(v.dtype);
+}
+
 /**
- * Copies the view into a new contiguous tensor. A contiguous view covering the whole storage shares the
- * storage's array instead of copying it.
+ * A dense tensor of the view. A contiguous view shares the storage's memory (a subarray, as PyTorch views
+ * share their storage); any other view is copied into a new contiguous array.
  */
 export function materialize(v: StridedView): HostTensor {
   const shape = v.size.slice();
@@ -38,7 +44,7 @@ export function materialize(v: StridedView): HostTensor {
   if (numel === 0) return { dtype: v.dtype, shape, data: allocData(v.dtype, 0) };
   if (isContiguous(v.size, v.stride)) {
     if (v.offset === 0 && numel === v.storage.length) return { dtype: v.dtype, shape, data: v.storage };
-    return { dtype: v.dtype, shape, data: v.storage.slice(v.offset, v.offset + numel) as TensorData };
+    return { dtype: v.dtype, shape, data: v.storage.subarray(v.offset, v.offset + numel) as TensorData };
   }
   const esize = dtypeByteSize(v.dtype);
   // 8-byte elements move as two 32-bit words

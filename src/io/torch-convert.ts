@@ -1,8 +1,8 @@
 // Turns the unpickled object graph into loaded values: tensor views are materialised from their storages,
 // TorchScript instances become plain objects annotated with the archive's class declarations.
 import { PyGlobal, describePy, type PyValue } from './pickle-values.ts';
-import { materialize } from './strided.ts';
-import { WeightFileError, type HostTensor } from './tensor.ts';
+import { materialize, materializedBytes } from './strided.ts';
+import { WeightFileError, dtypeByteSize, type HostTensor } from './tensor.ts';
 import { StorageRef, StorageType, TensorRef, TorchScriptInstance } from './torch-globals.ts';
 import type { ScriptClassInfo } from './torchscript-code.ts';
 import type { TorchScriptObject, TorchValue } from './torch-types.ts';
@@ -10,9 +10,17 @@ import type { TorchScriptObject, TorchValue } from './torch-types.ts';
 /** Deepest nesting of containers accepted. */
 export const MAX_DEPTH = 512;
 
+/**
+ * Bytes that copied (non-contiguous or expanded) views may add beyond the storages' own bytes. Contiguous views
+ * share their storage, so a file can only make the reader hold about as much as it really stores.
+ */
+export const VIEW_COPY_SLACK_BYTES = 64 * 1024 * 1024;
+
 export class Converter {
   private readonly done = new Map<unknown, TorchValue>();
   private readonly storages = new Set<StorageRef>();
+  private storageBytes = 0;
+  private copiedBytes = 0;
 
   constructor(
     private readonly file: string,
@@ -30,7 +38,10 @@ export class Converter {
 
   private tensor(t: TensorRef): HostTensor {
     const s = t.storage;
-    this.storages.add(s);
+    if (!this.storages.has(s)) {
+      this.storages.add(s);
+      this.storageBytes += s.numel * dtypeByteSize(s.dtype);
+    }
     let storage;
     try {
       storage = s.load();
@@ -38,7 +49,17 @@ export class Converter {
       if (e instanceof WeightFileError) throw e;
       throw new WeightFileError(this.file, `cannot load storage: ${(e as Error).message}`, `storage ${s.key}`, { cause: e });
     }
-    return materialize({ dtype: s.dtype, storage, offset: t.offset, size: t.size, stride: t.stride });
+    const view = { dtype: s.dtype, storage, offset: t.offset, size: t.size, stride: t.stride };
+    const copy = materializedBytes(view);
+    if (this.copiedBytes + copy > this.storageBytes + VIEW_COPY_SLACK_BYTES) {
+      throw new WeightFileError(
+        this.file,
+        `strided tensor views would copy ${this.copiedBytes + copy} bytes, more than the ${this.storageBytes} bytes of storage they view (+${VIEW_COPY_SLACK_BYTES})`,
+        `storage ${s.key}`,
+      );
+    }
+    this.copiedBytes += copy;
+    return materialize(view);
   }
 
   private convert(v: PyValue, depth: number): TorchValue {

@@ -9,7 +9,7 @@ import { Converter } from './torch-convert.ts';
 import { StorageRef, StorageType, torchFindGlobal } from './torch-globals.ts';
 import { readLegacyTorch } from './torch-legacy.ts';
 import type { TorchObject } from './torch-types.ts';
-import { parseScriptCode, type ScriptClassInfo } from './torchscript-code.ts';
+import { MAX_SCRIPT_CODE_BYTES, parseScriptCode, type ScriptClassInfo } from './torchscript-code.ts';
 import { ZipArchive } from './zip-archive.ts';
 
 export { flattenStateDict } from './state-dict.ts';
@@ -39,6 +39,10 @@ function readScriptClasses(zip: ZipArchive, root: string): Map<string, ScriptCla
   const codeDir = `${root}/code/`;
   for (const name of zip.names()) {
     if (!name.startsWith(codeDir) || !name.endsWith('.py')) continue;
+    const size = zip.size(name);
+    if (size > MAX_SCRIPT_CODE_BYTES) {
+      throw new WeightFileError(zip.file, `TorchScript code file of ${size} bytes is larger than the ${MAX_SCRIPT_CODE_BYTES} accepted`, name);
+    }
     const source = new TextDecoder().decode(zip.read(name));
     parseScriptCode(name.slice(codeDir.length, -3), source, classes);
   }

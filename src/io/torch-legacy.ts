@@ -74,7 +74,7 @@ function parseWithPrefix(src: ByteSource, prefix: Uint8Array): PyValue {
       throw new WeightFileError(file, 'storage view out of range', `storage ${key}`);
     }
     const root = s.ref;
-    return new StorageRef(root.dtype, viewKey, size, () => root.load().slice(off, off + size) as TensorData);
+    return new StorageRef(root.dtype, viewKey, size, () => root.load().subarray(off, off + size) as TensorData);
   };
 
   const load = (s: LegacyStorage): TensorData => {

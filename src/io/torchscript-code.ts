@@ -9,11 +9,34 @@ export interface ScriptClassInfo {
 
 const CLASS_RE = /^class\s+([A-Za-z_][A-Za-z0-9_]*)\s*\(\s*([A-Za-z_][A-Za-z0-9_.]*)?\s*\)\s*:/;
 const LIST_RE = /^\s+(__parameters__|__buffers__)\s*=\s*\[(.*)\]\s*$/;
-const NAME_RE = /"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'/g;
 
-function parseNames(list: string): string[] {
+/** Most bytes of one code file that are read (TorchScript code files of real models are far smaller). */
+export const MAX_SCRIPT_CODE_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The quoted names of a Python list literal's body, in one linear pass: a backslash escapes the next
+ * character; an unterminated string ends the list.
+ */
+export function parseNames(list: string): string[] {
   const out: string[] = [];
-  for (const m of list.matchAll(NAME_RE)) out.push((m[1] ?? m[2]).replace(/\\(.)/g, '$1'));
+  let i = 0;
+  while (i < list.length) {
+    const q = list[i++];
+    if (q !== '"' && q !== "'") continue;
+    let name = '';
+    let closed = false;
+    while (i < list.length) {
+      const c = list[i++];
+      if (c === q) {
+        closed = true;
+        break;
+      }
+      if (c === '\\' && i < list.length) name += list[i++];
+      else name += c;
+    }
+    if (!closed) break;
+    out.push(name);
+  }
   return out;
 }
 
