@@ -1,46 +1,46 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadAdapters } from '../../src/mvfa/checkpoint.ts';
+import { REPO } from '../support/fixtures.ts';
+import { writeTinyClip } from '../support/tiny-clip.ts';
+import { referenceTrainingSet } from '../support/e2e.ts';
 
 // Crash safety and determinism of `mvfa train`: a run killed with SIGKILL and resumed ends bit-identical to an
-// uninterrupted run with the same seed; two runs with the same seed give the same adapters and scores.
+// uninterrupted run with the same seed; two runs with the same seed give the same adapters and scores. The kill is
+// triggered by an event, not by time: MVFA_TEST_HOLD=checkpoint:N (src/util/test-hold.ts) holds the run once the
+// resumable state of epoch N is durable, and says so on stderr.
 const dir = mkdtempSync(join(tmpdir(), 'mvfa-resume-'));
-const repo = new URL('../../', import.meta.url).pathname;
-const busi = join(repo, '../shared/data/BUSI_AD/valid');
-const bin = join(repo, 'bin/mvfa.js');
+const bin = join(REPO, 'bin/mvfa.js');
 const env = { ...process.env, MVFA_CACHE: join(dir, 'cache') };
+const EPOCHS = 6;
+const KILL_AFTER = 2;
 let args: string[];
 
-before(() => {
-  execFileSync('/usr/bin/python3', [join(repo, 'scripts/fixtures/clip_ref.py'), dir]);
-  for (const sub of ['normal', 'abnormal', 'masks']) mkdirSync(join(dir, sub));
-  for (const f of readdirSync(join(busi, 'good/img')).sort().slice(0, 2)) copyFileSync(join(busi, 'good/img', f), join(dir, 'normal', f));
-  for (const f of readdirSync(join(busi, 'Ungood/img')).sort().slice(0, 2)) {
-    copyFileSync(join(busi, 'Ungood/img', f), join(dir, 'abnormal', f));
-    copyFileSync(join(busi, 'Ungood/anomaly_mask', f), join(dir, 'masks', f));
-  }
+before(async () => {
+  const clip = await writeTinyClip(dir);
+  const set = referenceTrainingSet(dir);
   args = [
     'train',
     '--clip',
-    join(dir, 'tiny.safetensors'),
+    clip,
     '--organ',
     'breast ultrasound',
     '--normal',
-    join(dir, 'normal'),
+    set.normal,
     '--abnormal',
-    join(dir, 'abnormal'),
+    set.abnormal,
     '--masks',
-    join(dir, 'masks'),
+    set.masks,
     '--levels',
     '1,2',
     '--image-size',
     '56',
     '--epochs',
-    '40',
+    String(EPOCHS),
     '--seed',
     '7',
     '--quiet',
@@ -67,23 +67,33 @@ test('same seed → bit-identical adapters (determinism)', async () => {
   await same(join(dir, 'a.safetensors'), join(dir, 'b.safetensors'));
 });
 
-test('kill -9 during training, then --resume: bit-identical to an uninterrupted run', async (t) => {
+test('kill -9 after a durable checkpoint, then --resume: bit-identical to an uninterrupted run', async (t) => {
   const full = spawnSync(process.execPath, [bin, ...args, '--out', join(dir, 'full.safetensors')], { env, encoding: 'utf8' });
   assert.equal(full.status, 0, full.stderr);
   const out = join(dir, 'killed.safetensors');
-  const child = spawn(process.execPath, [bin, ...args, '--out', out], { env, stdio: 'ignore' });
-  const t0 = Date.now();
-  while (!existsSync(`${out}.state`) && Date.now() - t0 < 60_000) await new Promise((r) => setTimeout(r, 20));
-  await new Promise((r) => setTimeout(r, 150));
+  const child = spawn(process.execPath, [bin, ...args, '--out', out], {
+    env: { ...env, MVFA_TEST_HOLD: `checkpoint:${KILL_AFTER}` },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // Wait for the event (or the end of the process, which is then a failure): no clock decides anything here.
+  const held = await new Promise<boolean>((resolve) => {
+    child.stderr!.on('data', (c: Buffer) => {
+      stderr += c.toString();
+      if (stderr.includes(`mvfa-test-hold checkpoint ${KILL_AFTER}\n`)) resolve(true);
+    });
+    void exited.then(() => resolve(false));
+  });
+  assert.ok(held, `the run never reported a durable checkpoint of epoch ${KILL_AFTER}: ${stderr}`);
   child.kill('SIGKILL');
-  await new Promise((r) => child.once('exit', r));
+  await exited;
   assert.ok(!existsSync(out), 'the killed run must not have finished');
   assert.ok(existsSync(`${out}.state`), 'an epoch checkpoint exists');
   const resumed = spawnSync(process.execPath, [bin, ...args, '--out', out, '--resume'], { env, encoding: 'utf8' });
   assert.equal(resumed.status, 0, resumed.stderr);
-  const m = /resuming after epoch (\d+) of 40/.exec(resumed.stderr);
-  assert.ok(m && Number(m[1]) >= 1 && Number(m[1]) < 40, `the run resumed from its checkpoint (${resumed.stderr})`);
-  t.diagnostic(`killed after epoch ${m![1]} of 40`);
+  assert.match(resumed.stderr, new RegExp(`resuming after epoch ${KILL_AFTER} of ${EPOCHS}\\b`), 'resumed from the checkpoint it was killed after');
+  t.diagnostic(`killed after the checkpoint of epoch ${KILL_AFTER} of ${EPOCHS}`);
   await same(out, join(dir, 'full.safetensors'));
   assert.ok(!existsSync(`${out}.state`));
 });
