@@ -11,7 +11,7 @@ import { type AdapterCheckpoint, saveAdapters } from '../mvfa/checkpoint.ts';
 import { Mvfa } from '../mvfa/mvfa.ts';
 import { checkLevels } from '../mvfa/network.ts';
 import { loadTrainingState, saveTrainingState } from '../mvfa/train-state.ts';
-import { type StepLosses, trainAdapters } from '../mvfa/trainer.ts';
+import { type StepLosses, drawsPerEpoch, trainAdapters } from '../mvfa/trainer.ts';
 import { type LossVariant } from '../mvfa/training-graph.ts';
 
 export interface FitOptions {
@@ -106,7 +106,7 @@ export async function fitMvfa(clip: ClipModel, text: Float32Array, o: FitOptions
   let resumeState;
   let priorLosses: StepLosses[] = [];
   if (o.resume) {
-    const saved = await loadTrainingState(statePath);
+    const saved = await loadTrainingState(statePath, { levels: o.levels, epochs: o.epochs, drawsPerEpoch: drawsPerEpoch(samples.length, o.shuffle) });
     if (saved) {
       if (saved.fingerprint !== fingerprint) throw new Error(`${statePath}: saved with different data or settings; cannot resume`);
       start = saved.adapters;

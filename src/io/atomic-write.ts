@@ -7,6 +7,11 @@ import { WeightFileError } from './tensor.ts';
 export interface WriteOptions {
   /** Replace an existing file (still atomically). Default false: an existing file is an error. */
   overwrite?: boolean;
+  /**
+   * Permission bits of a new file (before the umask, as `open`). Default 0o666: what `writeFile` gives, so the user's
+   * umask decides. A replaced file keeps its own permission bits whatever this says.
+   */
+  mode?: number;
 }
 
 async function fsyncDir(dir: string): Promise<void> {
@@ -29,18 +34,21 @@ async function fsyncDir(dir: string): Promise<void> {
 export async function writeFileAtomic(path: string, content: Uint8Array | Iterable<Uint8Array>, options: WriteOptions = {}): Promise<void> {
   const chunks: Iterable<Uint8Array> = content instanceof Uint8Array ? [content] : content;
   const dir = dirname(path);
-  if (!options.overwrite && (await exists(path))) {
+  const existing = await modeOf(path);
+  if (!options.overwrite && existing !== undefined) {
     throw new WeightFileError(path, 'file already exists (pass { overwrite: true } to replace it)');
   }
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   let fh;
   try {
-    fh = await open(tmp, 'wx', 0o644);
+    // 0o600 until the final bits are set below, so a private file is never readable by others, even for a moment.
+    fh = await open(tmp, 'wx', 0o600);
   } catch (e) {
     throw new WeightFileError(path, `cannot create temporary file in ${dir}: ${(e as Error).message}`, undefined, { cause: e });
   }
   try {
     try {
+      await fh.chmod(existing ?? (options.mode ?? 0o666) & ~currentUmask());
       for (const chunk of chunks) {
         let done = 0;
         while (done < chunk.byteLength) {
@@ -76,11 +84,20 @@ export async function writeFileAtomic(path: string, content: Uint8Array | Iterab
 }
 
 async function exists(path: string): Promise<boolean> {
+  return (await modeOf(path)) !== undefined;
+}
+
+/** Permission bits of an existing file, or undefined when there is none. */
+async function modeOf(path: string): Promise<number | undefined> {
   try {
-    await stat(path);
-    return true;
+    return (await stat(path)).mode & 0o7777;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
   }
+}
+
+/** The process umask, read without changing it where Node allows (`process.umask()` with no argument). */
+function currentUmask(): number {
+  return process.umask();
 }

@@ -60,6 +60,23 @@ export class TrainingError extends Error {
   }
 }
 
+/** Random draws one epoch makes: a Fisher–Yates shuffle of `n` samples draws n − 1 numbers. */
+export function drawsPerEpoch(n: number, shuffle: boolean): number {
+  return shuffle ? Math.max(0, n - 1) : 0;
+}
+
+/**
+ * A saved state must fit the run before it is used: at most `epochs` epochs done, and exactly the random draws those
+ * epochs made (`perEpoch` each, see `drawsPerEpoch`), so a damaged count can neither stall the resume nor skew it.
+ */
+export function checkResumeState(s: TrainerState, epochs: number, perEpoch: number): void {
+  if (!Number.isSafeInteger(s.epochsDone) || s.epochsDone < 0 || s.epochsDone > epochs)
+    throw new TrainingError(`the saved training state has ${s.epochsDone} epochs done, but this run has ${epochs}; cannot resume`);
+  const draws = s.epochsDone * perEpoch;
+  if (s.rngDraws !== draws)
+    throw new TrainingError(`the saved training state records ${s.rngDraws} random draws, but ${s.epochsDone} epochs make ${draws}; cannot resume`);
+}
+
 /** Computes the frozen stream after block levels[0] for each image [3,S,S] (one graph, batch 1). */
 export async function cacheStreams(
   bb: Backbone,
@@ -103,6 +120,7 @@ export async function trainAdapters(
   opt: TrainOptions,
 ): Promise<{ adapters: AdapterSet; losses: StepLosses[]; state: TrainerState }> {
   if (samples.length === 0) throw new TrainingError('no training images');
+  if (opt.resume) checkResumeState(opt.resume, opt.epochs, drawsPerEpoch(samples.length, opt.shuffle ?? false));
   const s = Math.round(Math.sqrt(samples[0].image.length / 3));
   const levels = init.levels;
   const batch = Math.max(1, Math.min(opt.batchSize ?? 1, samples.length));
