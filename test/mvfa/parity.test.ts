@@ -1,59 +1,36 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadClip } from '../../src/clip/factory.ts';
 import { type ClipModel } from '../../src/clip/model.ts';
-import { readNpy, writeNpy } from '../../src/io/npy.ts';
+import { readNpy } from '../../src/io/npy.ts';
+import { readSafetensors } from '../../src/io/safetensors.ts';
 import { toFloat32 } from '../../src/io/tensor.ts';
-import { type AdapterSet } from '../../src/mvfa/adapters.ts';
+import { type AdapterSet, adapterFeeds, adapterInputName } from '../../src/mvfa/adapters.ts';
 import { loadAdapters } from '../../src/mvfa/checkpoint.ts';
 import { Mvfa } from '../../src/mvfa/mvfa.ts';
-import { trainAdapters, type TrainSample } from '../../src/mvfa/trainer.ts';
-import { mulberry32 } from '../../src/util/random.ts';
+import { cacheStreams, trainAdapters, type StepLosses, type TrainSample } from '../../src/mvfa/trainer.ts';
+import { compileTrainStep } from '../../src/mvfa/training-graph.ts';
+import { fixture } from '../support/fixtures.ts';
+import { writeTinyClip } from '../support/tiny-clip.ts';
+import { seededAdapters, seededInputs } from './seeded-inputs.ts';
 
-// Reference: scripts/fixtures/mvfa_ref.py (PyTorch implementation of the official MVFA code paths) on a random tiny
-// CLIP (vision width 128, 4 blocks, patch 14) at 56 px (4×4 patches), adapters at blocks 1,2,3,4 with bottleneck 32.
-const dir = mkdtempSync(join(tmpdir(), 'mvfa-parity-'));
-const fx = (p: string) => new URL(`../../scripts/fixtures/${p}`, import.meta.url).pathname;
+// Reference: scripts/fixtures/mvfa_ref.py (PyTorch implementation of the official MVFA code paths) on the seeded tiny
+// CLIP (vision width 128, 4 blocks, patch 14) at 56 px (4×4 patches), seeded adapters at blocks 1,2,3,4 with bottleneck
+// 32 and seeded inputs (3 images, 2 of them with a mask; the memory bank holds images 1 and 2); committed outputs in
+// fixtures/mvfa-ref/{predict,train,train-ac}. The same model, adapters and inputs are generated here.
 const S = 56;
 const N = 3;
-const LEVELS = '1,2,3,4';
+const LEVELS = [1, 2, 3, 4];
+const inputs = seededInputs(7, S, 32);
+const { images, masks, labels, text } = inputs;
 let clip: ClipModel;
 let init: AdapterSet;
-let text: Float32Array;
-let images: Float32Array;
-let masks: Float32Array;
-const labels = Float32Array.from([1, 0, 1]);
 
-function py(args: string[], out: string): void {
-  execFileSync(
-    '/usr/bin/python3',
-    [
-      fx('mvfa_ref.py'),
-      '--clip',
-      join(dir, 'tiny.pth'),
-      '--text',
-      join(dir, 'text.npy'),
-      '--levels',
-      LEVELS,
-      '--image-size',
-      String(S),
-      '--bottleneck',
-      '32',
-      '--images',
-      join(dir, 'images.npy'),
-      '--out',
-      join(dir, out),
-      ...args,
-    ],
-    { stdio: 'inherit' },
-  );
-}
-async function npy(path: string): Promise<Float32Array> {
-  return toFloat32(await readNpy(path));
+async function npy(...parts: string[]): Promise<Float32Array> {
+  return toFloat32(await readNpy(fixture('mvfa-ref', ...parts)));
 }
 function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
   assert.equal(a.length, b.length);
@@ -61,39 +38,37 @@ function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m;
 }
+function relL2(a: Float32Array, b: Float32Array): number {
+  assert.equal(a.length, b.length);
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num += (a[i] - b[i]) ** 2;
+    den += b[i] ** 2;
+  }
+  return Math.sqrt(num / den);
+}
 const img = (i: number) => images.subarray(i * 3 * S * S, (i + 1) * 3 * S * S);
+const samples = (): TrainSample[] =>
+  Array.from({ length: N }, (_, i) => ({ name: `img${i}`, image: img(i), mask: masks.subarray(i * S * S, (i + 1) * S * S), label: labels[i] as 0 | 1 }));
 
 before(async () => {
-  execFileSync('/usr/bin/python3', [fx('clip_ref.py'), dir, '--vlayers', '4', '--image-size', String(S)], { stdio: 'inherit' });
-  const rnd = mulberry32(7);
-  images = new Float32Array(N * 3 * S * S).map(() => rnd());
-  masks = new Float32Array(N * S * S);
-  for (let y = 10; y < 30; y++) for (let x = 20; x < 44; x++) masks[y * S + x] = 1; // image 0
-  for (let y = 30; y < 50; y++) for (let x = 5; x < 25; x++) masks[2 * S * S + y * S + x] = 1; // image 2
-  // Nearly parallel unit text vectors (cos ≈ 0.975, like CLIP prompt pairs) keep 100·cos out of softmax saturation.
-  const a = new Float32Array(32).map(() => rnd() - 0.5);
-  const b = a.map((v) => v + (rnd() - 0.5) * 0.25);
-  const norm = (v: Float32Array) => v.map((x) => x / Math.hypot(...v));
-  text = new Float32Array([...norm(a), ...norm(b)]);
-  await writeNpy(join(dir, 'text.npy'), { dtype: 'float32', shape: [2, 32], data: text });
-  await writeNpy(join(dir, 'images.npy'), { dtype: 'float32', shape: [N, 3, S, S], data: images });
-  await writeNpy(join(dir, 'masks.npy'), { dtype: 'float32', shape: [N, S, S], data: masks });
-  await writeNpy(join(dir, 'labels.npy'), { dtype: 'float32', shape: [N], data: labels });
-  await writeNpy(join(dir, 'support.npy'), { dtype: 'float32', shape: [2, 3, S, S], data: images.slice(3 * S * S) });
-  py(['--init-random', '0', '--support', join(dir, 'support.npy'), 'predict'], 'pred');
-  clip = await loadClip(join(dir, 'tiny.safetensors'));
-  init = (await loadAdapters(join(dir, 'pred', 'init.safetensors'), [1, 2, 3, 4])).adapters;
+  const dir = mkdtempSync(join(tmpdir(), 'mvfa-parity-'));
+  clip = await loadClip(await writeTinyClip(dir, { vlayers: 4 }));
+  init = seededAdapters(128, 32, LEVELS, 0);
 });
 
 test('inference dumps (zero_seg, zero_det, few_seg, few_det) match PyTorch', async (t) => {
   const m = new Mvfa(clip, init, text, null, { imageSize: S });
   await m.setSupport([img(1), img(2)]);
   const ref = {
-    zeroSeg: await npy(join(dir, 'pred', 'zero_seg.npy')),
-    zeroDet: await npy(join(dir, 'pred', 'zero_det.npy')),
-    fewSeg: await npy(join(dir, 'pred', 'few_seg.npy')),
-    fewDet: await npy(join(dir, 'pred', 'few_det.npy')),
+    zeroSeg: await npy('predict', 'zero_seg.npy'),
+    zeroDet: await npy('predict', 'zero_det.npy'),
+    fewSeg: await npy('predict', 'few_seg.npy'),
+    fewDet: await npy('predict', 'few_det.npy'),
   };
+  assert.equal(ref.zeroSeg.length, N * S * S);
+  assert.equal(ref.zeroDet.length, N);
   const errs = { zeroSeg: 0, zeroDet: 0, fewSeg: 0, fewDet: 0 };
   for (let i = 0; i < N; i++) {
     const r = await m.analyze(img(i));
@@ -108,51 +83,40 @@ test('inference dumps (zero_seg, zero_det, few_seg, few_det) match PyTorch', asy
   await m.release();
 });
 
-function relL2(a: Float32Array, b: Float32Array): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i] - b[i]) ** 2;
-    den += b[i] ** 2;
-  }
-  return Math.sqrt(num / den);
+interface RefSteps {
+  steps: { total: number; focal: number[]; dice: number[]; bce: number[] }[];
+}
+
+/** Worst relative error over steps, terms and levels; every step must report the same terms as the reference. */
+function termErrors(ours: StepLosses[], ref: RefSteps, acOnly: boolean): { total: number; terms: Record<string, number> } {
+  assert.equal(ours.length, ref.steps.length);
+  const rel = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);
+  let total = 0;
+  const terms: Record<string, number> = { focal: 0, dice: 0, bce: 0 };
+  ours.forEach((l, i) => {
+    const r = ref.steps[i];
+    total = Math.max(total, rel(l.total, r.total));
+    for (const k of ['focal', 'dice', 'bce'] as const) {
+      assert.equal(l[k].length, r[k].length, `step ${i + 1}: ${k} terms per level`);
+      assert.equal(l[k].length, k !== 'bce' && acOnly ? 0 : LEVELS.length);
+      l[k].forEach((v, j) => (terms[k] = Math.max(terms[k], rel(v, r[k][j]))));
+    }
+  });
+  return { total, terms };
 }
 
 for (const acOnly of [false, true]) {
-  test(`one training epoch matches PyTorch (${acOnly ? 'AC-only' : 'focal+dice+BCE'})`, async (t) => {
-    const out = acOnly ? 'train_ac' : 'train';
-    py(
-      [
-        '--adapters',
-        join(dir, 'pred', 'init.safetensors'),
-        '--masks',
-        join(dir, 'masks.npy'),
-        '--labels',
-        join(dir, 'labels.npy'),
-        '--lr',
-        '1e-3',
-        ...(acOnly ? ['--ac-only'] : []),
-        'train',
-      ],
-      out,
-    );
-    const refLosses = JSON.parse(readFileSync(join(dir, out, 'losses.json'), 'utf8')) as { steps: { total: number }[] };
-    const trained = (await loadAdapters(join(dir, out, 'trained.safetensors'), [1, 2, 3, 4])).adapters;
-    const samples: TrainSample[] = Array.from({ length: N }, (_, i) => ({
-      name: `img${i}`,
-      image: img(i),
-      mask: masks.subarray(i * S * S, (i + 1) * S * S),
-      label: labels[i] as 0 | 1,
-    }));
-    const r = await trainAdapters({ weights: clip.weights, vision: clip.config.vision, activation: clip.activation }, init, text, samples, {
+  const set = acOnly ? 'train-ac' : 'train';
+  test(`one training epoch matches PyTorch (${acOnly ? 'AC-only' : 'focal+dice+BCE'}): losses per level and term, updates`, async (t) => {
+    const refLosses = JSON.parse(readFileSync(fixture('mvfa-ref', set, 'losses.json'), 'utf8')) as RefSteps;
+    const trained = (await loadAdapters(fixture('mvfa-ref', set, 'trained.safetensors'), LEVELS)).adapters;
+    const r = await trainAdapters({ weights: clip.weights, vision: clip.config.vision, activation: clip.activation }, init, text, samples(), {
       epochs: 1,
       lr: 1e-3,
       acOnly,
       shuffle: false,
     });
-    let worstLoss = 0;
-    r.losses.forEach((l, i) => (worstLoss = Math.max(worstLoss, Math.abs(l.total - refLosses.steps[i].total) / Math.abs(refLosses.steps[i].total))));
-    assert.equal(r.losses.length, refLosses.steps.length);
+    const { total: worstLoss, terms } = termErrors(r.losses, refLosses, acOnly);
     let worstUpd = 0;
     const diffs: number[] = [];
     for (const head of ['seg', 'det'] as const) {
@@ -182,9 +146,51 @@ for (const acOnly of [false, true]) {
     }
     diffs.sort((a, b) => a - b);
     const p99 = diffs[Math.floor(0.99 * (diffs.length - 1))];
-    t.diagnostic(`loss rel err ${worstLoss.toExponential(2)}, update rel L2 ${worstUpd.toExponential(2)}, p99 |w − w_ref| ${p99.toExponential(2)}`);
+    const termText = Object.entries(terms)
+      .map(([k, v]) => `${k} ${v.toExponential(2)}`)
+      .join(', ');
+    t.diagnostic(
+      `loss rel err ${worstLoss.toExponential(2)} (per level: ${termText}), update rel L2 ${worstUpd.toExponential(2)}, p99 |w − w_ref| ${p99.toExponential(2)}`,
+    );
     assert.ok(worstLoss <= 2e-4, `per-step loss relative error ${worstLoss}`);
+    for (const [k, v] of Object.entries(terms)) assert.ok(v <= 2e-4, `per-level ${k} relative error ${v}`);
     assert.ok(worstUpd <= 5e-2, `update relative L2 ${worstUpd}`);
     assert.ok(p99 <= 1e-4, `p99 weight difference ${p99}`);
+  });
+
+  // Adam's update hardly changes when every gradient is scaled by a constant: compare the gradients themselves.
+  test(`first-step adapter gradients match PyTorch in direction and scale (${acOnly ? 'AC-only' : 'focal+dice+BCE'})`, async (t) => {
+    const bb = { weights: clip.weights, vision: clip.config.vision, activation: clip.activation };
+    const [stream] = await cacheStreams(bb, LEVELS, S, [img(0)]);
+    const tokens = stream.length / 128;
+    const { graph, withGrad } = await compileTrainStep(bb, { levels: LEVELS, bottleneck: 32, imageSize: S, batch: 1, tokens, acOnly });
+    const out = await graph.run({
+      stream,
+      text,
+      label: labels.subarray(0, 1),
+      ...(acOnly ? {} : { mask: masks.subarray(0, S * S) }),
+      ...adapterFeeds(init),
+    });
+    await graph.release();
+    const ref = await readSafetensors(fixture('mvfa-ref', set, 'grads.safetensors'));
+    const refByInput = new Map<string, Float32Array>();
+    for (const [k, v] of ref) {
+      const m = /^(seg|det)_adapters\.(\d+)\.(fc1|fc2)\.0\.weight$/.exec(k);
+      assert.ok(m, `unexpected reference gradient ${k}`);
+      refByInput.set(adapterInputName(m[1] as 'seg' | 'det', m[3] as 'fc1' | 'fc2', Number(m[2])), toFloat32(v));
+    }
+    assert.deepEqual([...withGrad].sort(), [...refByInput.keys()].sort(), 'tensors with a gradient');
+    let worstRel = 0;
+    let worstScale = 0;
+    for (const name of withGrad) {
+      const g = out[`grad_${name}`].data;
+      const gr = refByInput.get(name)!;
+      worstRel = Math.max(worstRel, relL2(g, gr));
+      const norm = (a: Float32Array) => Math.sqrt(a.reduce((s, x) => s + x * x, 0));
+      worstScale = Math.max(worstScale, Math.abs(norm(g) / norm(gr) - 1));
+    }
+    t.diagnostic(`${withGrad.length} gradients: worst relative L2 ${worstRel.toExponential(2)}, worst |‖g‖/‖g_ref‖ − 1| ${worstScale.toExponential(2)}`);
+    assert.ok(worstRel <= 1e-4, `gradient relative L2 ${worstRel}`);
+    assert.ok(worstScale <= 1e-4, `gradient scale differs by ${worstScale}`);
   });
 }

@@ -1,6 +1,5 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,13 +7,13 @@ import { loadClip } from '../../src/clip/factory.ts';
 import { type ClipModel } from '../../src/clip/model.ts';
 import { initAdapters } from '../../src/mvfa/adapters.ts';
 import { TrainingError, trainAdapters, type TrainSample } from '../../src/mvfa/trainer.ts';
+import { writeTinyClip } from '../support/tiny-clip.ts';
 
 let clip: ClipModel;
 const S = 56;
 before(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'mvfa-trainer-'));
-  execFileSync('/usr/bin/python3', [new URL('../../scripts/fixtures/clip_ref.py', import.meta.url).pathname, dir]);
-  clip = await loadClip(join(dir, 'tiny.safetensors'));
+  clip = await loadClip(await writeTinyClip(dir));
 });
 
 function sample(name: string, fill: (i: number) => number, label: 0 | 1): TrainSample {
