@@ -4,5 +4,4 @@ export { aurocExact, AurocAccumulator } from './auroc.ts';
 export { maxF1 } from './max-f1.ts';
 export { aupro } from './aupro.ts';
 export { labelComponents8, type Components } from './connected-components.ts';
-export { minMax, normalizeInPlace, type Range } from './min-max.ts';
 export { ONE_CLASS_MESSAGE, type ScoreArray } from './score-keys.ts';

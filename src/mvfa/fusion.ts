@@ -82,13 +82,13 @@ export function rangeOf(arrays: Iterable<ArrayLike<number>>): Range {
   for (const a of arrays) {
     for (let i = 0; i < a.length; i++) {
       const v = a[i];
-      if (!Number.isFinite(v)) throw new RangeError(`array ${k}: value ${v} at index ${i} is not a finite number`);
+      if (!Number.isFinite(v)) throw new RangeError(`array ${k}: score ${v} at index ${i} is not a finite number`);
       if (v < min) min = v;
       if (v > max) max = v;
     }
     k++;
   }
-  if (min > max) throw new RangeError('cannot compute the range of an empty set');
+  if (min > max) throw new RangeError('min–max needs at least one value');
   return { min, max };
 }
 
@@ -104,21 +104,32 @@ export function normalize(v: number, r: Range): number {
 }
 
 /**
- * (a − min)/(max − min) of a float32 map as a new map, rounded to float32 at every step (difference, range,
- * quotient), so the result is bit-identical to the same expression on numpy float32 arrays. A degenerate
- * range gives 0 everywhere (numpy would give NaN from 0/0: a constant branch carries no ranking).
+ * Maps `a` in place to `(a − min)/(max − min)` and returns it. Float32Array input is rounded to float32 at every
+ * step (difference, range, quotient), so the result is bit-identical to the same expression on numpy float32
+ * arrays; Float64Array input uses float64. A degenerate range (max = min) gives 0 everywhere, where numpy would
+ * give NaN from 0/0: a constant branch carries no ranking, and 0 keeps fusion and metrics defined.
  */
+export function normalizeInPlace<T extends Float32Array | Float64Array>(a: T, min: number, max: number): T {
+  if (Number.isNaN(min) || Number.isNaN(max)) throw new RangeError('min and max must not be NaN');
+  if (a instanceof Float32Array) {
+    const lo = Math.fround(min);
+    const hi = Math.fround(max);
+    if (hi === lo) return a.fill(0) as T;
+    const range = Math.fround(hi - lo);
+    // Each operation on two float32 values in float64 then rounded to float32 is the correctly rounded float32
+    // operation (float64 has more than 2·24 + 2 significand bits).
+    for (let i = 0; i < a.length; i++) a[i] = Math.fround(a[i] - lo) / range;
+    return a;
+  }
+  if (max === min) return a.fill(0) as T;
+  const range = max - min;
+  for (let i = 0; i < a.length; i++) a[i] = (a[i] - min) / range;
+  return a;
+}
+
+/** (a − min)/(max − min) of a float32 map as a new map (see `normalizeInPlace`). */
 export function normalizeMap(a: Float32Array, r: Range): Float32Array {
-  if (Number.isNaN(r.min) || Number.isNaN(r.max)) throw new RangeError('min and max must not be NaN');
-  const out = new Float32Array(a.length);
-  const lo = Math.fround(r.min);
-  const hi = Math.fround(r.max);
-  if (hi === lo) return out;
-  const range = Math.fround(hi - lo);
-  // Each operation on two float32 values in float64 then rounded to float32 is the correctly rounded float32
-  // operation (float64 has more than 2·24 + 2 significand bits).
-  for (let i = 0; i < a.length; i++) out[i] = Math.fround(a[i] - lo) / range;
-  return out;
+  return normalizeInPlace(a.slice(), r.min, r.max);
 }
 
 export function mean(a: ArrayLike<number>): number {
