@@ -5,6 +5,8 @@
 import { constants, existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { type DumpEntry, RunRuleError, isRunLevel, refuseOverRun, writeRefusedHeatmaps } from './merge-rule.ts';
+import { type Prediction } from './predict.ts';
 import { SHARD_MANIFEST, type ShardManifest } from './shard.ts';
 
 export class MergeError extends Error {
@@ -38,16 +40,11 @@ interface ShardDir {
   manifest: ShardManifest;
 }
 
-/** Recomputes what depends on the whole run (the min–max rule) once the rows of all shards are joined. */
-export type RunRule = (doc: ResultsDocument, dumpDirs: readonly string[]) => Promise<ResultsDocument>;
-
 export interface MergeOptions {
   /** Folder for the merged results.json (and heatmaps). */
   out: string;
   /** Folder for the merged dump (scores.json, .npy maps); required when dump shards are given. */
   dump?: string;
-  /** Run-level rule applied to the joined document (default: rows kept as they are). */
-  runRule?: RunRule;
 }
 
 export interface MergeSummary {
@@ -158,12 +155,12 @@ async function copyNew(src: string, dst: string): Promise<void> {
 }
 
 /** Copies every other file of the shard folders: .npy maps into the dump folder (when there is one), the rest (heatmaps) into out. */
-async function copyFiles(dirs: readonly string[], out: string, dump: string | undefined): Promise<number> {
+async function copyFiles(dirs: readonly string[], out: string, dump: string | undefined, skipPng: boolean): Promise<number> {
   const skip = new Set(['results.json', 'scores.json', SHARD_MANIFEST]);
   let n = 0;
   for (const d of dirs) {
     for (const e of await readdir(d, { withFileTypes: true })) {
-      if (!e.isFile() || skip.has(e.name) || e.name.startsWith('.')) continue;
+      if (!e.isFile() || skip.has(e.name) || e.name.startsWith('.') || (skipPng && e.name.endsWith('.png'))) continue;
       await copyNew(join(d, e.name), join(dump && e.name.endsWith('.npy') ? dump : out, e.name));
       n++;
     }
@@ -193,17 +190,31 @@ export async function mergeShards(dirs: readonly string[], o: MergeOptions): Pro
 
   const docs = await Promise.all(outs.map(async (s) => ({ ...s, doc: await readJson<ResultsDocument>(join(s.dir, 'results.json'), 'shard results') })));
   let doc = joinResults(docs);
-  if (o.runRule)
-    doc = await o.runRule(
-      doc,
-      dumps.map((s) => s.dir),
-    );
 
-  let scores: Record<string, unknown> = {};
+  const entries: DumpEntry[] = [];
+  let scores: Record<string, Record<string, number>> = {};
   for (const s of dumps) {
-    const part = await readJson<Record<string, unknown>>(join(s.dir, 'scores.json'), 'shard dump scores');
-    for (const k of Object.keys(part)) if (k in scores) throw new MergeError(`overlapping dumps: ${k} is in more than one shard (last: ${s.dir})`);
+    const part = await readJson<Record<string, Record<string, number>>>(join(s.dir, 'scores.json'), 'shard dump scores');
+    for (const [stem, values] of Object.entries(part)) {
+      if (stem in scores) throw new MergeError(`overlapping dumps: ${stem} is in more than one shard (last: ${s.dir})`);
+      entries.push({ dir: s.dir, stem, values });
+    }
     scores = { ...scores, ...part };
+  }
+  // Without stored calibration the scores depend on the whole run: fuse the union again from the raw maps.
+  let predictions: Prediction[] | null = null;
+  if (isRunLevel(doc)) {
+    if (!dumps.length)
+      throw new MergeError(
+        "these shards were fused with the run-level rule (min–max over the run; the adapters store no calibration): give each shard's --dump folder too, so that the union can be fused again",
+      );
+    try {
+      ({ doc, predictions } = await refuseOverRun(doc, entries));
+    } catch (e) {
+      if (e instanceof RunRuleError) throw new MergeError(e.message);
+      throw e;
+    }
+    entries.forEach((e, i) => (scores[e.stem] = { ...scores[e.stem], score: predictions![i].score }));
   }
 
   // Checks done: write. Outputs are created, never overwritten.
@@ -213,8 +224,9 @@ export async function mergeShards(dirs: readonly string[], o: MergeOptions): Pro
     await mkdir(o.dump, { recursive: true });
     refuseExisting(join(o.dump, 'scores.json'));
   }
-  const copied = await copyFiles([...new Set([...outs, ...dumps].map((s) => s.dir))], o.out, dumps.length ? o.dump : undefined);
+  const copied = await copyFiles([...new Set([...outs, ...dumps].map((s) => s.dir))], o.out, dumps.length ? o.dump : undefined, predictions !== null);
   if (o.dump && dumps.length) await writeFile(join(o.dump, 'scores.json'), `${JSON.stringify(scores, null, 1)}\n`, { flag: 'wx' });
   await writeFile(join(o.out, 'results.json'), `${JSON.stringify(doc, null, 1)}\n`, { flag: 'wx' });
+  if (predictions) await writeRefusedHeatmaps(doc, entries, predictions, o.out);
   return { shards: outs.length, files: outs[0].manifest.total, results: doc.results.length, failures: doc.failures.length, copied };
 }

@@ -1,6 +1,7 @@
 // `mvfa merge`: joins the outputs of `mvfa predict --shard I/N` runs (see src/engine/merge.ts).
 import { type Command } from 'commander';
 import { MergeError, mergeShards } from '../../engine/merge.ts';
+import { type ShardSpec, parseShard } from '../../engine/shard.ts';
 import { type GlobalOptions, EXIT_OK, UsageError } from '../common.ts';
 
 export function registerMerge(program: Command, run: (f: () => Promise<number>) => Promise<void>): void {
@@ -24,4 +25,13 @@ export function registerMerge(program: Command, run: (f: () => Promise<number>) 
         }
       }),
     );
+}
+
+/** `--shard I/N` of `mvfa predict`. */
+export function parseShardOption(v: string): ShardSpec {
+  try {
+    return parseShard(v);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
 }

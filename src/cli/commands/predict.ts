@@ -13,6 +13,8 @@ import { type LoadMedicalOptions, type MedicalImageItem, loadMedicalImages } fro
 import { type BranchScores, type FusionRule, type Task, describeRule, mean } from '../../mvfa/fusion.ts';
 import { type GlobalOptions, FailureLog, UsageError, applyGlobal, cacheDir, expandInputs, log, parseIntOpt, parseLevels, progress, stem } from '../common.ts';
 import { checkActivation, resolveClipPath } from '../model-loading.ts';
+import { type ShardSpec, selectShard, writeShardManifest } from '../../engine/shard.ts';
+import { parseShardOption } from './merge.ts';
 
 interface PredictOpts extends GlobalOptions {
   clip?: string;
@@ -27,6 +29,7 @@ interface PredictOpts extends GlobalOptions {
   out?: string;
   activation?: string;
   window?: string;
+  shard?: ShardSpec;
 }
 
 /** One scored image of the run. */
@@ -56,6 +59,7 @@ export function registerPredict(program: Command, run: (f: () => Promise<number>
     .option('--out <dir>', 'write results.json (scores and the fusion rule used) and heatmap overlays <stem>.png')
     .option('--activation <gelu|quickgelu>', 'GELU variant of the CLIP towers', 'gelu')
     .option('--window <auto|minmax|C,W>', "display window for DICOM and NIfTI (default: the file's window, or 0.5–99.5 percentiles)")
+    .option('--shard <I/N>', 'score part I of N of the sorted input list (Slurm arrays, Indexed Jobs); join with `mvfa merge`', parseShardOption)
     .argument('<images...>', 'image files or folders (PNG, JPEG, TIFF, BMP, WebP, DICOM, NIfTI volumes: every axial slice is scored)')
     .addHelpText(
       'after',
@@ -69,7 +73,8 @@ export function registerPredict(program: Command, run: (f: () => Promise<number>
         if (o.supportAugment !== 'none' && o.supportAugment !== 'mvfa')
           throw new UsageError(`--support-augment must be none or mvfa, got '${o.supportAugment}'`);
         if (o.task !== undefined && o.task !== 'AC+AS' && o.task !== 'AC') throw new UsageError(`--task must be AC+AS or AC, got '${o.task}'`);
-        const files = expandInputs(images);
+        const shard = o.shard ? selectShard(expandInputs(images), o.shard) : null;
+        const files = shard?.files ?? expandInputs(images);
         const window = parseWindow(o.window);
         const loadOpts: LoadMedicalOptions = { dicomWindow: window, niftiWindow: window === 'minmax' ? 'auto' : window };
         const engine = await Engine.open(await resolveClipPath(o), {
@@ -172,6 +177,7 @@ export function registerPredict(program: Command, run: (f: () => Promise<number>
             for (const r of results) process.stdout.write(`${r.score.toFixed(6)}\t${r.image}\n`);
             for (const [f, v] of Object.entries(volumes)) process.stdout.write(`${v.max.toFixed(6)}\t${f} (max over ${v.slices} slices, at ${v.argmax})\n`);
           }
+          if (shard) await writeShardManifest([o.out, o.dump], shard);
           fails.summary(files.length);
           return fails.exitCode;
         } finally {

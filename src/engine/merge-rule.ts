@@ -1,0 +1,98 @@
+// The run-level rule when shards are joined (#13): without stored calibration, the official fusion is min–max over
+// every image of the run, so each shard's scores (fused over the shard alone) are provisional. `mvfa merge` and
+// `mvfa queue collect` rebuild the raw results of the union from the dump folders (the per-image raw values, which
+// do not depend on how the run was split) and apply the Engine's fusion to them once.
+import { basename, join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { readNpy } from '../io/npy.ts';
+import { loadMedicalImages } from '../io/medical-image.ts';
+import { toFloat32 } from '../io/tensor.ts';
+import { type BranchScores, type Task, describeRule } from '../mvfa/fusion.ts';
+import { writeHeatmapPng } from './heatmap.ts';
+import { type ResultsDocument } from './merge.ts';
+import { type Prediction, fuseResults } from './predict.ts';
+
+export class RunRuleError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RunRuleError';
+  }
+}
+
+/** Whether a results document's scores depend on the whole run (min–max over its images). */
+export function isRunLevel(doc: ResultsDocument): boolean {
+  return (doc.rule as { kind?: string } | null | undefined)?.kind === 'run-min-max';
+}
+
+/** A dump entry: where an image's raw maps are and its scalar raw values. */
+export interface DumpEntry {
+  dir: string;
+  stem: string;
+  values: Record<string, number>;
+}
+
+async function map(dir: string, stem: string, branch: string): Promise<Float32Array | undefined> {
+  const p = join(dir, `${stem}.${branch}.npy`);
+  return existsSync(p) ? toFloat32(await readNpy(p)) : undefined;
+}
+
+/**
+ * Re-fuses a joined document over all its rows. `entries` are the dump entries in the order of `doc.results`
+ * (each shard's scores.json in its results' order); a row whose raw values differ from its entry is refused.
+ */
+export async function refuseOverRun(doc: ResultsDocument, entries: readonly DumpEntry[]): Promise<{ doc: ResultsDocument; predictions: Prediction[] }> {
+  if (entries.length !== doc.results.length)
+    throw new RunRuleError(`the dump folders hold ${entries.length} images but the results ${doc.results.length}; give the --dump folder of every shard`);
+  const raws: BranchScores[] = [];
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i];
+    const row = doc.results[i];
+    if (row.zero_det !== e.values.zero_det)
+      throw new RunRuleError(
+        `${row.image}: its raw values in ${join(e.dir, 'scores.json')} (${e.stem}) differ from results.json; dump and results folders must come from the same shards`,
+      );
+    const zeroSeg = await map(e.dir, e.stem, 'zero_seg');
+    if (!zeroSeg) throw new RunRuleError(`${join(e.dir, `${e.stem}.zero_seg.npy`)}: missing; the run-level rule needs every image's raw maps`);
+    raws.push({ zeroSeg, zeroDet: e.values.zero_det, fewSeg: await map(e.dir, e.stem, 'few_seg'), fewDet: await map(e.dir, e.stem, 'few_det') });
+  }
+  const task = doc.task === 'AC' ? 'AC' : ('AC+AS' as Task);
+  const { rule, predictions } = fuseResults(raws, { task, calibration: null });
+  const results = doc.results.map((r, i) => ({ ...r, score: predictions[i].score }));
+  const volumes: Record<string, { slices: number; max: number; argmax: string }> = {};
+  for (const r of results) {
+    const hash = r.image.indexOf('#');
+    if (hash < 0 || !(r.image.slice(0, hash) in (doc.volumes ?? {}))) continue;
+    const file = r.image.slice(0, hash);
+    const v = (volumes[file] ??= { slices: 0, max: -Infinity, argmax: '' });
+    v.slices++;
+    if (r.score > v.max) {
+      v.max = r.score;
+      v.argmax = `${basename(file)}${r.image.slice(hash)}`;
+    }
+  }
+  return { doc: { ...doc, rule: { ...rule, description: describeRule(rule) }, results, volumes }, predictions };
+}
+
+/** Heatmaps of re-fused rows (`<stem>.png` in `out`), the images decoded again one file at a time. */
+export async function writeRefusedHeatmaps(
+  doc: ResultsDocument,
+  entries: readonly DumpEntry[],
+  predictions: readonly Prediction[],
+  out: string,
+): Promise<void> {
+  type Item = Awaited<ReturnType<typeof loadMedicalImages>>[number];
+  let cacheFile = '';
+  let items = new Map<string, Item>();
+  for (let i = 0; i < doc.results.length; i++) {
+    const image = doc.results[i].image;
+    const hash = image.indexOf('#');
+    const file = hash < 0 ? image : image.slice(0, hash);
+    if (cacheFile !== file) {
+      items = new Map((await loadMedicalImages(file)).map((it) => [it.name, it]));
+      cacheFile = file;
+    }
+    const name = `${basename(file)}${hash < 0 ? '' : image.slice(hash)}`;
+    const item = items.get(name) ?? (items.size === 1 ? [...items.values()][0] : undefined);
+    if (item) await writeHeatmapPng(item.raster, predictions[i].map, join(out, `${entries[i].stem}.png`));
+  }
+}
