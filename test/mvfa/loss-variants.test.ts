@@ -80,7 +80,10 @@ for (const loss of ['code', 'paper'] as LossVariant[]) {
       worst[kind] = Math.max(worst[kind], err / tol);
       if (kind === 'top') worst.topRel = Math.max(worst.topRel, err / Math.abs(d.numeric));
       checked++;
-      assert.ok(err < tol, `${loss} ${what}: analytic ${analytic} vs numeric ${d.numeric} (noise floor ${d.floor.toExponential(1)})`);
+      assert.ok(
+        err < tol,
+        `${loss} ${what} (${kind === 'top' ? 'largest' : 'random'}): analytic ${analytic} vs numeric ${d.numeric} (noise floor ${d.floor.toExponential(1)})`,
+      );
     };
     for (const name of NAMES) {
       const w = feeds[name];
