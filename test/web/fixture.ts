@@ -1,73 +1,72 @@
-// Shared setup of the web tests: a random tiny CLIP (scripts/fixtures/clip_ref.py), a few real BUSI images,
-// adapters trained in-process, and helpers for raw HTTP requests to the in-process server.
-import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+// Shared setup of the web tests: the tiny seeded CLIP (test/support/tiny-clip.ts), the demo BUSI images of the
+// end-to-end reference (fixtures/e2e-ref), adapters trained in-process with the library's `train` at a learning rate
+// that keeps them at initAdapters(seed) (so scores have reference values), and helpers for raw HTTP requests.
+import { mkdtempSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadClip } from '../../src/clip/factory.ts';
-import { cachedTextFeatures } from '../../src/clip/text-features.ts';
-import { fitMvfa } from '../../src/engine/fit.ts';
+import { loadClip, train } from '../../src/index.ts';
 import { type RunningServer, type ServeOptions, startServer } from '../../src/web/server.ts';
+import { REPO } from '../support/fixtures.ts';
+import { writeTinyClip } from '../support/tiny-clip.ts';
+import { FROZEN_LR, REF_ORGAN, REF_SEED, demoFiles, e2eRef, referenceTrainingSet, repoPath } from '../support/e2e.ts';
 
-export const REPO = new URL('../../', import.meta.url).pathname;
-export const BUSI = join(REPO, '../shared/data/BUSI_AD/valid');
-export const ORGAN = 'breast ultrasound';
+export { REPO };
+export const ORGAN = REF_ORGAN;
 
 export interface WebFixture {
   dir: string;
   clip: string;
   adapters: string;
   cache: string;
+  /** The training folders; `normalDir` is also the server's memory bank (--support, no augmentation). */
+  normalDir: string;
   normal: string[];
   abnormal: string[];
   masks: string[];
-  /** Further BUSI images not used for training. */
+  /** Further demo images not used for training; the first ones are those of e2eRef().predict, in that order. */
   test: string[];
 }
 
-/** Tiny CLIP, 3 normal + 3 abnormal BUSI images with masks, adapters trained for one epoch (levels 1,2; size 56). */
+/** Tiny CLIP, 2 normal + 2 abnormal demo images with masks, frozen adapters (levels 1,2; size 56; task AC+AS). */
 export async function makeFixture(prefix: string): Promise<WebFixture> {
   const dir = mkdtempSync(join(tmpdir(), `mvfa-web-${prefix}-`));
-  execFileSync('/usr/bin/python3', [join(REPO, 'scripts/fixtures/clip_ref.py'), dir], { stdio: ['ignore', 'ignore', 'inherit'] });
-  for (const sub of ['normal', 'abnormal', 'masks']) mkdirSync(join(dir, sub));
-  const good = readdirSync(join(BUSI, 'good/img')).sort();
-  const bad = readdirSync(join(BUSI, 'Ungood/img')).sort();
-  for (const f of good.slice(0, 3)) copyFileSync(join(BUSI, 'good/img', f), join(dir, 'normal', f));
-  for (const f of bad.slice(0, 3)) {
-    copyFileSync(join(BUSI, 'Ungood/img', f), join(dir, 'abnormal', f));
-    copyFileSync(join(BUSI, 'Ungood/anomaly_mask', f), join(dir, 'masks', f));
-  }
-  const clip = join(dir, 'tiny.safetensors');
+  const clip = await writeTinyClip(dir);
+  const set = referenceTrainingSet(dir);
   const cache = join(dir, 'cache');
   const adapters = join(dir, 'adapters.safetensors');
+  process.env.MVFA_CACHE = cache;
   const model = await loadClip(clip);
-  const text = await cachedTextFeatures(model, clip, ORGAN, cache);
-  await fitMvfa(model, text, {
-    normalDir: join(dir, 'normal'),
-    abnormalDir: join(dir, 'abnormal'),
-    masksDir: join(dir, 'masks'),
+  await train(model, {
+    normalDir: set.normal,
+    abnormalDir: set.abnormal,
+    masksDir: set.masks,
     organ: ORGAN,
     epochs: 1,
-    lr: 1e-3,
+    lr: FROZEN_LR,
     augment: 'none',
     shuffle: false,
-    seed: 111,
+    seed: REF_SEED,
     levels: [1, 2],
     imageSize: 56,
     batchSize: 1,
     out: adapters,
   });
   await model.release();
+  const ref = e2eRef();
+  const refImages = ref.predict.map((p) => repoPath(p.image));
+  const more = [...demoFiles('test/good/img').slice(16), ...demoFiles('test/Ungood/img').slice(16)];
+  const names = (files: string[], sub: string) => files.map((f) => join(dir, sub, f.split('/').at(-1)!));
   return {
     dir,
     clip,
     adapters,
     cache,
-    normal: good.slice(0, 3).map((f) => join(dir, 'normal', f)),
-    abnormal: bad.slice(0, 3).map((f) => join(dir, 'abnormal', f)),
-    masks: bad.slice(0, 3).map((f) => join(dir, 'masks', f)),
-    test: [...good.slice(3).map((f) => join(BUSI, 'good/img', f)), ...bad.slice(3).map((f) => join(BUSI, 'Ungood/img', f))],
+    normalDir: set.normal,
+    normal: names(ref.train.normals, 'normal'),
+    abnormal: names(ref.train.abnormals, 'abnormal'),
+    masks: names(ref.train.masks, 'masks'),
+    test: [...refImages, ...more],
   };
 }
 
@@ -77,7 +76,16 @@ export function dispose(fx: WebFixture | undefined): void {
 }
 
 export function serve(fx: WebFixture, extra: Partial<ServeOptions> = {}): Promise<RunningServer> {
-  return startServer({ clipPaths: [fx.clip], adapterPaths: [fx.adapters], cacheDir: fx.cache, host: '127.0.0.1', port: 0, ...extra });
+  return startServer({
+    clipPaths: [fx.clip],
+    adapterPaths: [fx.adapters],
+    cacheDir: fx.cache,
+    supportDir: fx.normalDir,
+    supportAugment: 'none',
+    host: '127.0.0.1',
+    port: 0,
+    ...extra,
+  });
 }
 
 export interface RawResponse {
