@@ -7,10 +7,16 @@ import { basename } from 'node:path';
 
 import { dicomToRaster, openDicom, type DicomRasterOptions } from './dicom.ts';
 import { CLIP_MEAN, CLIP_STD, loadImageRgb8, rasterToTensor, type DecodeOptions, type RgbLoadOptions } from './image.ts';
-import { niftiAxialSlices, readNifti, type NiftiSliceOptions, type NiftiWindow } from './nifti.ts';
+import { NiftiError, niftiAxialSlices, readNifti, type NiftiSliceOptions, type NiftiWindow } from './nifti.ts';
 import { resizeUint8, type RasterU8 } from './resample.ts';
 
 export type MedicalFormat = 'dicom' | 'nifti' | 'raster';
+
+/** Most pixels of one image, frame or slice (rows x columns): the same cap as the server's uploads. */
+export const MAX_IMAGE_PIXELS = 50_000_000;
+
+/** Most bytes of 8-bit rasters that loadMedicalImages keeps for one file (openMedicalImages streams them instead). */
+export const MAX_LOADED_RASTER_BYTES = 512 * 1024 * 1024;
 
 /** Bytes of the file start that `detectFormat` looks at. */
 export const DETECT_HEAD_BYTES = 352;
@@ -72,11 +78,19 @@ export interface LoadMedicalOptions extends RgbLoadOptions, DecodeOptions {
   orientation?: NiftiSliceOptions['orientation'];
 }
 
+/** The images of one file, decoded one at a time as they are iterated. */
+export interface MedicalImageStream extends AsyncIterable<MedicalImageItem> {
+  format: MedicalFormat;
+  /** How many images the iteration yields. */
+  count: number;
+}
+
 /**
- * Loads every image a file holds, named for reporting: ordinary images once (as `Image.open(p).convert('RGB')`),
- * DICOM files once per frame, NIfTI volumes once per axial slice. Errors name the file.
+ * Opens a file of any supported format and yields its images one by one, named for reporting: ordinary images
+ * once (as `Image.open(p).convert('RGB')`), DICOM files once per frame (each frame decoded when reached), NIfTI
+ * volumes once per axial slice. Each image may have at most MAX_IMAGE_PIXELS pixels. Errors name the file.
  */
-export async function loadMedicalImages(path: string, opts: LoadMedicalOptions = {}): Promise<MedicalImageItem[]> {
+export async function openMedicalImages(path: string, opts: LoadMedicalOptions = {}): Promise<MedicalImageStream> {
   const name = basename(path);
   let head: Uint8Array;
   try {
@@ -87,27 +101,63 @@ export async function loadMedicalImages(path: string, opts: LoadMedicalOptions =
   }
   const format = detectFormat(path, head);
   if (format === 'dicom') {
-    const src = await openDicom(path, { dtype: 'float32' });
+    const src = await openDicom(path, { dtype: 'float32', maxPixels: MAX_IMAGE_PIXELS });
     const frames = opts.frames ?? 'all';
     const list = frames === 'all' ? Array.from({ length: src.numberOfFrames }, (_, i) => i) : [frames];
-    const out: MedicalImageItem[] = [];
-    for (const k of list) {
-      const frame = await src.decodeFrame(k);
-      const raster = dicomToRaster({ ...src, frames: [frame] }, { window: opts.dicomWindow });
-      out.push({ name: src.numberOfFrames > 1 ? `${name}#frame=${k}` : name, format, raster });
-    }
-    return out;
+    return {
+      format,
+      count: list.length,
+      async *[Symbol.asyncIterator]() {
+        for (const k of list) {
+          const frame = await src.decodeFrame(k);
+          const raster = dicomToRaster({ ...src, frames: [frame] }, { window: opts.dicomWindow });
+          yield { name: src.numberOfFrames > 1 ? `${name}#frame=${k}` : name, format, raster };
+        }
+      },
+    };
   }
   if (format === 'nifti') {
     const vol = await readNifti(path);
+    if ((vol.dims[0] ?? 1) * (vol.dims[1] ?? 1) > MAX_IMAGE_PIXELS) {
+      throw new NiftiError(path, `slices of ${vol.dims[0]}x${vol.dims[1]} voxels are too large (at most ${MAX_IMAGE_PIXELS} pixels are accepted)`);
+    }
     const t = opts.volume ?? 0;
     const slices = niftiAxialSlices(vol, { window: opts.niftiWindow, volume: t, orientation: opts.orientation });
     const width = Math.max(3, String(slices.length - 1).length);
     const volumes = vol.data.length / ((vol.dims[0] ?? 1) * (vol.dims[1] ?? 1) * (vol.dims[2] ?? 1));
     const suffix = volumes > 1 ? `,t=${t}` : '';
-    return slices.map((raster, z) => ({ name: `${name}#z=${String(z).padStart(width, '0')}${suffix}`, format, raster }));
+    return {
+      format,
+      count: slices.length,
+      async *[Symbol.asyncIterator]() {
+        for (let z = 0; z < slices.length; z++) yield { name: `${name}#z=${String(z).padStart(width, '0')}${suffix}`, format, raster: slices[z] };
+      },
+    };
   }
-  return [{ name, format, raster: await loadImageRgb8(path, opts) }];
+  return {
+    format,
+    count: 1,
+    async *[Symbol.asyncIterator]() {
+      yield { name, format, raster: await loadImageRgb8(path, opts) };
+    },
+  };
+}
+
+/**
+ * Loads every image a file holds (see openMedicalImages), keeping at most MAX_LOADED_RASTER_BYTES of rasters.
+ * Errors name the file.
+ */
+export async function loadMedicalImages(path: string, opts: LoadMedicalOptions = {}): Promise<MedicalImageItem[]> {
+  const out: MedicalImageItem[] = [];
+  let bytes = 0;
+  for await (const item of await openMedicalImages(path, opts)) {
+    bytes += item.raster.data.length;
+    if (bytes > MAX_LOADED_RASTER_BYTES) {
+      throw new Error(`${path}: its images hold more than ${MAX_LOADED_RASTER_BYTES} bytes of 8-bit pixels; read it image by image (openMedicalImages)`);
+    }
+    out.push(item);
+  }
+  return out;
 }
 
 /** A grey raster as RGB (each value replicated, as PIL's convert('RGB') of an 'L' image); RGB unchanged. */

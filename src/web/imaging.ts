@@ -2,7 +2,8 @@
 // model's input tensor, and the heatmap overlay PNG (at the image's aspect, longer side bounded). Image sizes are
 // read from the headers and bounded before anything is decoded.
 import sharp from 'sharp';
-import { dicomToRaster, openDicom } from '../io/dicom.ts';
+import { dicomToRaster } from '../io/dicom.ts';
+import { readDicomIsolated } from '../io/dicom-isolated.ts';
 import { bmpSize } from '../io/image-bmp.ts';
 import { ImageDecodeError, loadImageRgb8, rasterToTensor } from '../io/image.ts';
 import { resizeUint8, type RasterU8 } from '../io/resample.ts';
@@ -22,7 +23,7 @@ export async function headerSize(name: string, kind: ImageKind, data: Uint8Array
   try {
     if (kind === 'bmp') return bmpSize(data);
     if (kind === 'dicom') {
-      const d = await openDicom(data, { name, dtype: 'float32' });
+      const d = await readDicomIsolated(data, { name, dtype: 'float32', frame: 'none' });
       return { width: d.columns, height: d.rows };
     }
     const m = await sharp(data, { limitInputPixels: false, failOn: 'error' }).metadata();
@@ -45,9 +46,9 @@ export async function checkUploadPixels(name: string, kind: ImageKind, data: Uin
 /** Decodes an upload to interleaved 8-bit RGB (first frame of a DICOM file, windowed). Errors name the file. */
 export async function decodeUpload(name: string, kind: ImageKind, data: Uint8Array, maxPixels = UPLOAD_MAX_PIXELS): Promise<RasterU8> {
   if (kind === 'dicom') {
-    const { decodeFrame, ...info } = await openDicom(data, { name, dtype: 'float32' });
-    if (info.rows * info.columns > maxPixels) throw new HttpError(413, `${name}: the image is too large (${info.columns}×${info.rows} pixels)`);
-    return rasterToRgb(dicomToRaster({ ...info, frames: [await decodeFrame(0)] }));
+    const head = await readDicomIsolated(data, { name, dtype: 'float32', frame: 'none' });
+    if (head.rows * head.columns > maxPixels) throw new HttpError(413, `${name}: the image is too large (${head.columns}×${head.rows} pixels)`);
+    return rasterToRgb(dicomToRaster(await readDicomIsolated(data, { name, dtype: 'float32', maxPixels })));
   }
   return loadImageRgb8(data, { name, maxPixels });
 }
