@@ -10,10 +10,20 @@ export const EXIT_USAGE = 2;
 
 /** A usage or configuration problem: exit code 2. */
 export class UsageError extends Error {
+  readonly exitCode = EXIT_USAGE;
   constructor(message: string) {
     super(message);
     this.name = 'UsageError';
   }
+}
+
+/**
+ * The exit code an error means: its class says so with an `exitCode` field (usage errors and unusable files given on
+ * the command line: 2); any other failure is 1.
+ */
+export function exitCodeOf(e: unknown): number {
+  const c = (e as { exitCode?: unknown } | null)?.exitCode;
+  return typeof c === 'number' && Number.isInteger(c) && c > 0 ? c : EXIT_INPUT_FAILED;
 }
 
 export interface GlobalOptions {

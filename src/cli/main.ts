@@ -1,13 +1,7 @@
 // The `mvfa` command line.
 import { Command, CommanderError } from 'commander';
-import { registerBench } from './commands/bench.ts';
-import { registerClipCommands } from './commands/clip-commands.ts';
-import { registerDemo } from './commands/demo.ts';
-import { registerMetrics } from './commands/metrics.ts';
-import { registerPredict } from './commands/predict.ts';
-import { registerTrain } from './commands/train.ts';
-import { EXIT_INPUT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, parseIntOpt } from './common.ts';
-import { extraCommands } from './extra-commands.ts';
+import { COMMANDS } from './commands/index.ts';
+import { EXIT_INPUT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, exitCodeOf, parseIntOpt } from './common.ts';
 
 export async function main(argv: string[]): Promise<number> {
   let code = EXIT_OK;
@@ -15,16 +9,10 @@ export async function main(argv: string[]): Promise<number> {
     try {
       code = await f();
     } catch (e) {
-      const err = e as Error;
-      const usage =
-        err instanceof UsageError ||
-        err.name === 'DatasetError' ||
-        err.name === 'AdapterFileError' ||
-        err.name === 'ClipWeightsError' ||
-        err.name === 'WeightFileError';
+      const err = e instanceof Error ? e : new Error(String(e));
       process.stderr.write(`error: ${err.message}\n`);
       if (process.env.MVFA_DEBUG) process.stderr.write(`${err.stack}\n`);
-      code = usage ? EXIT_USAGE : EXIT_INPUT_FAILED;
+      code = exitCodeOf(e);
     }
   };
   const program = new Command('mvfa')
@@ -40,13 +28,7 @@ export async function main(argv: string[]): Promise<number> {
     // Global options apply to every subcommand.
     Object.assign(action.opts(), { ...program.opts(), ...action.opts() });
   });
-  registerClipCommands(program, run);
-  registerTrain(program, run);
-  registerPredict(program, run);
-  registerMetrics(program, run);
-  registerBench(program, run);
-  registerDemo(program, run);
-  for (const reg of await extraCommands()) reg(program, run);
+  for (const register of COMMANDS) register(program, run);
   try {
     await program.parseAsync(argv);
   } catch (e) {

@@ -2,6 +2,8 @@
 import { type HostTensor, toFloat32 } from '../io/tensor.ts';
 
 export class ClipWeightsError extends Error {
+  /** Exit code of the command line: a usage error (the weights file given is not usable). */
+  readonly exitCode = 2;
   constructor(
     readonly file: string,
     what: string,

@@ -26,6 +26,8 @@ export interface DatasetInfo {
 
 /** Raised for any problem with a dataset folder or a few-shot list; the message names the path. */
 export class DatasetError extends Error {
+  /** Exit code of the command line: a usage error (a dataset given on the command line is not usable). */
+  readonly exitCode = 2;
   constructor(message: string) {
     super(message);
     this.name = 'DatasetError';

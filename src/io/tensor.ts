@@ -32,6 +32,8 @@ const BYTE_SIZE: Record<DType, number> = {
 
 /** Error raised for unreadable, malformed or refused weight/array files. */
 export class WeightFileError extends Error {
+  /** Exit code of the command line: a usage error (the weights file given is not usable). */
+  readonly exitCode = 2;
   readonly file: string;
   readonly key: string | undefined;
   /** What is wrong, without the file and key prefix. */

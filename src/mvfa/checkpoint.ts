@@ -8,6 +8,8 @@ import { defaultLevels } from './defaults.ts';
 import { type Calibration, parseCalibration } from './fusion.ts';
 
 export class AdapterFileError extends Error {
+  /** Exit code of the command line: a usage error (the adapters file given is not usable). */
+  readonly exitCode = 2;
   constructor(
     readonly file: string,
     what: string,

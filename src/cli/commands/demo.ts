@@ -1,48 +1,17 @@
-// `mvfa download` and `mvfa demo`.
+// `mvfa demo`: few-shot MVFA on the bundled breast-ultrasound images, end to end.
 import { type Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { writeBenchReport } from '../../engine/bench-report.ts';
 import { fewShotProtocol, resolveDataset } from '../../engine/protocols.ts';
-import { DEFAULT_CLIP_MODEL, resolveClipWeights } from '../../hub/models.ts';
+import { DEFAULT_CLIP_MODEL } from '../../hub/models.ts';
+import { downloadClip } from './download.ts';
 import { type GlobalOptions, EXIT_OK, UsageError, applyGlobal, cacheDir, log, parseIntOpt, parseLevels, progress, stageBar, type Progress } from '../common.ts';
 import { openClip } from '../model-loading.ts';
 
 export const DEMO_DATASET = fileURLToPath(new URL('../../../demo/BUSI_demo_AD', import.meta.url));
 
-async function download(model: string, quiet?: boolean): Promise<string> {
-  let bar: Progress | null = null;
-  let last = 0;
-  const path = await resolveClipWeights(model, {
-    onProgress: (received, total) => {
-      if (!total) return;
-      bar ??= progress(`download ${model} (${(total / 1e9).toFixed(2)} GB)`, Math.ceil(total / 1e6), quiet);
-      const mb = Math.floor(received / 1e6);
-      if (mb > last) {
-        bar.tick(mb - last);
-        last = mb;
-      }
-    },
-  });
-  (bar as Progress | null)?.stop();
-  return path;
-}
-
 export function registerDemo(program: Command, run: (f: () => Promise<number>) => Promise<void>): void {
-  program
-    .command('download')
-    .description('download CLIP weights into the Hugging Face cache (HF_HOME, HF_ENDPOINT, HF_HUB_OFFLINE are honoured); resumable, SHA-256 verified')
-    .option('--model <name>', 'model name', DEFAULT_CLIP_MODEL)
-    .addHelpText('after', '\nExample:\n  mvfa download            # OpenAI CLIP ViT-L/14-336, 1.7 GB')
-    .action((o: GlobalOptions & { model: string }) =>
-      run(async () => {
-        const path = await download(o.model, o.quiet);
-        if (o.json) process.stdout.write(`${JSON.stringify({ model: o.model, path })}\n`);
-        else process.stdout.write(`${path}\n`);
-        return EXIT_OK;
-      }),
-    );
-
   program
     .command('demo')
     .description('few-shot MVFA on the bundled breast-ultrasound demo images: AUROCs, heatmap overlays and an HTML report')
@@ -59,7 +28,7 @@ export function registerDemo(program: Command, run: (f: () => Promise<number>) =
         applyGlobal(o);
         if (!existsSync(DEMO_DATASET)) throw new UsageError(`demo images not found at ${DEMO_DATASET}`);
         const t0 = Date.now();
-        const clipPath = o.clip ?? (await download(DEFAULT_CLIP_MODEL, o.quiet));
+        const clipPath = o.clip ?? (await downloadClip(DEFAULT_CLIP_MODEL, o.quiet));
         const { clip, path } = await openClip({ ...o, clip: clipPath });
         const ds = resolveDataset(DEMO_DATASET, DEMO_DATASET, 'breast ultrasound');
         log(
