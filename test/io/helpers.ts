@@ -1,19 +1,21 @@
-// Shared helpers for the io tests: fixture paths, reference loading, python invocation, seeded randomness.
+// Shared helpers for the io tests: fixture paths (fixtures/io, or the reference suite's fresh copy), reference loading,
+// seeded randomness.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { tensorBytes, type HostTensor } from '../../src/io/tensor.ts';
 import { mulberry32 } from '../../src/util/random.ts';
+import { fixture as fixtureOf, REPO } from '../support/fixtures.ts';
 export const rng = mulberry32;
 
-export const FIXTURES = join(import.meta.dirname, '..', '..', 'fixtures', 'io');
-export const SCRIPTS = join(import.meta.dirname, '..', '..', 'scripts', 'fixtures');
-export const PYTHON = '/usr/bin/python3';
+export const FIXTURES = fixtureOf('io');
+/** The Python fixture scripts (used only by the *.reference.test.ts files). */
+export const SCRIPTS = join(REPO, 'scripts', 'fixtures');
 
 export function fixture(...parts: string[]): string {
-  return join(FIXTURES, ...parts);
+  return fixtureOf('io', ...parts);
 }
 
 export interface TensorRefJson {
@@ -23,7 +25,8 @@ export interface TensorRefJson {
 }
 
 export function readJson<T>(path: string): T {
-  return JSON.parse(readFileSync(path, 'utf8')) as T;
+  const raw = readFileSync(path);
+  return JSON.parse((path.endsWith('.gz') ? gunzipSync(raw) : raw).toString('utf8')) as T;
 }
 
 /** Asserts dtype, shape and the exact little-endian bytes of a tensor against a reference. */
@@ -38,14 +41,6 @@ export function assertTensorMatches(t: HostTensor | undefined, ref: TensorRefJso
   );
   const want = Buffer.from(ref.b64, 'base64');
   assert.ok(Buffer.from(tensorBytes(t)).equals(want), `${what}: bytes differ`);
-}
-
-/** Runs a python fixture script; fails loudly (never skips) when python or a module is missing. */
-export function runPython(script: string, args: string[]): string {
-  const r = spawnSync(PYTHON, [join(SCRIPTS, script), ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
-  if (r.error) throw new Error(`cannot run ${PYTHON}: ${r.error.message}`);
-  if (r.status !== 0) throw new Error(`${script} ${args.join(' ')} failed (${r.status}):\n${r.stderr}`);
-  return r.stdout;
 }
 
 export function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {

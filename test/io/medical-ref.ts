@@ -2,13 +2,13 @@
 // scripts/fixtures/medical_dicom.py and medical_nifti.py.
 
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
+import { fixture } from '../support/fixtures.ts';
 
-export const MEDICAL = join(import.meta.dirname, '..', '..', 'fixtures', 'medical');
+export const MEDICAL = fixture('medical');
 
 export function medical(...parts: string[]): string {
-  return join(MEDICAL, ...parts);
+  return fixture('medical', ...parts);
 }
 
 export function readRef<T>(name: string): T {
@@ -28,9 +28,13 @@ export function u8(z: string): Uint8Array {
   return new Uint8Array(inflateSync(Buffer.from(z, 'base64')));
 }
 
-/** Largest |a[i] - b[i]| (NaN when either is NaN at the same index and the other is not). */
+function sameLength(a: ArrayLike<number>, b: ArrayLike<number>): void {
+  if (a.length !== b.length) throw new Error(`length mismatch: ${a.length} vs ${b.length} (the reference has ${b.length})`);
+}
+
+/** Largest |a[i] - b[i]| (NaN when either is NaN at the same index and the other is not); different lengths are an error. */
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
+  sameLength(a, b);
   let m = 0;
   for (let i = 0; i < a.length; i++) {
     if (Number.isNaN(a[i]) && Number.isNaN(b[i])) continue;
@@ -40,7 +44,9 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
+/** Number of differing elements; arrays of different lengths are an error (a truncated output never "matches"). */
 export function countDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  sameLength(a, b);
   let n = 0;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) n++;
   return n;

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { PickleTruncatedError, PyObject, unpickle, type PyValue, type UnpickleOptions } from '../../src/io/pickle.ts';
 import { WeightFileError } from '../../src/io/tensor.ts';
 import { torchFindGlobal } from '../../src/io/torch-globals.ts';
-import { fixture, runPython } from './helpers.ts';
+import { fixture, readJson } from './helpers.ts';
 
 type Tagged =
   | null
@@ -69,7 +69,8 @@ interface Case {
   b64: string;
   expected: Tagged;
 }
-const cases = JSON.parse(runPython('io_pickle.py', [])) as Case[];
+// Pickled by Python at every protocol, with the values it pickled (scripts/fixtures/io_pickle.py).
+const cases = readJson<Case[]>(fixture('pickle_cases.json.gz'));
 
 test('protocols 0–5: values equal what python pickled', () => {
   assert.equal(cases.length, 6);

@@ -1,9 +1,9 @@
-// Resampling parity: Pillow (bit-exact, 8-bit) and PyTorch (float32) references generated on the fly.
+// Resampling parity: Pillow (bit-exact, 8-bit) and PyTorch (float32) references committed in fixtures/images
+// (scripts/fixtures/image_cases.py).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 
+import { loadImageRgb8 } from '../../src/io/image.ts';
 import {
   bilinearAlignCornersMatrix,
   resizeAntialiasFloat32,
@@ -13,7 +13,20 @@ import {
   type PillowResample,
   type RasterU8,
 } from '../../src/io/resample.ts';
-import { DATA_DIR, countDiff, makeTempDir, maxAbsDiff, readF32, runPyRef, type Job } from './image-pyref.ts';
+import {
+  BUSI_A,
+  BUSI_B,
+  BUSI_C,
+  assertSameBytes,
+  caseF32,
+  countDiff,
+  imageCase,
+  images,
+  maxAbsDiff,
+  referenceVersions,
+  sha256,
+  uniformF32,
+} from './image-pyref.ts';
 
 const FILTERS: PillowResample[] = ['bicubic', 'bilinear', 'nearest', 'lanczos', 'box', 'hamming'];
 
@@ -23,26 +36,25 @@ interface Source {
   mode: 'L' | 'RGB';
 }
 
-function sources(dir: string): { sources: Source[]; synth: Job[] } {
-  const busi = (p: string) => join(DATA_DIR, 'BUSI_AD', p);
-  const synth: Job[] = [
-    { op: 'random_png', kind: 'RGB', width: 320, height: 215, seed: 11, out: join(dir, 's320x215.png') },
-    { op: 'random_png', kind: 'L', width: 100, height: 60, seed: 12, out: join(dir, 's100x60.png') },
-    { op: 'random_png', kind: 'RGB', width: 240, height: 240, seed: 13, out: join(dir, 's240.png') },
-  ];
-  return {
-    synth,
-    sources: [
-      { label: 'BUSI 320x307 grey', src: busi('test/good/img/busi_0002.png'), mode: 'L' },
-      { label: 'BUSI 320x240 grey', src: busi('test/good/img/busi_0011.png'), mode: 'L' },
-      { label: 'BUSI 219x320 grey as RGB', src: busi('test/Ungood/img/busi_0042.png'), mode: 'RGB' },
-      { label: 'LGG 320x320 RGB', src: join(DATA_DIR, 'BrainFLAIR_masks/img/lgg_0001.png'), mode: 'RGB' },
-      { label: 'LGG 320x320 RGB as L', src: join(DATA_DIR, 'BrainFLAIR_masks/img/lgg_0002.png'), mode: 'L' },
-      { label: 'synthetic 320x215 RGB', src: join(dir, 's320x215.png'), mode: 'RGB' },
-      { label: 'synthetic 100x60 L', src: join(dir, 's100x60.png'), mode: 'L' },
-      { label: 'synthetic 240x240 RGB', src: join(dir, 's240.png'), mode: 'RGB' },
-    ],
-  };
+const SOURCES: Source[] = [
+  { label: 'BUSI 320x310 grey', src: BUSI_A, mode: 'L' },
+  { label: 'BUSI 320x240 grey', src: BUSI_B, mode: 'L' },
+  { label: 'BUSI 211x320 grey as RGB', src: BUSI_C, mode: 'RGB' },
+  { label: 'real RGB 320x239', src: images('rgb_real.png'), mode: 'RGB' },
+  { label: 'real RGB 320x239 as L', src: images('rgb_real.png'), mode: 'L' },
+  { label: 'synthetic 320x215 RGB', src: images('png', 'rgb320x215.png'), mode: 'RGB' },
+  { label: 'synthetic 100x60 L', src: images('png', 'grey100x60.png'), mode: 'L' },
+  { label: 'synthetic 240x240 RGB', src: images('png', 'rgb240.png'), mode: 'RGB' },
+];
+
+/** Image.open(src).convert(mode) as a raster: RGB via loadImageRgb8 (PIL-exact); L with Pillow's ITU-R 601-2 luma in 16-bit fixed point. */
+async function sourceRaster(s: Source): Promise<RasterU8> {
+  const rgb = await loadImageRgb8(s.src);
+  if (s.mode === 'RGB') return rgb;
+  const n = rgb.width * rgb.height;
+  const data = new Uint8Array(n);
+  for (let i = 0; i < n; i++) data[i] = (rgb.data[3 * i] * 19595 + rgb.data[3 * i + 1] * 38470 + rgb.data[3 * i + 2] * 7471 + 0x8000) >>> 16;
+  return { width: rgb.width, height: rgb.height, channels: 1, data };
 }
 
 const SIZES: [number, number][] = [
@@ -53,55 +65,35 @@ const SIZES: [number, number][] = [
   [240, 320],
 ];
 
-test('Pillow 8-bit resize is bit-exact (grey and RGB, all filters, down/up/non-square)', (t) => {
-  const { dir, cleanup } = makeTempDir();
-  try {
-    const { sources: srcs, synth } = sources(dir);
-    runPyRef('image_pil_ref.py', synth, dir);
-    const jobs: Job[] = [];
-    const cases: { source: number; filter: PillowResample; w: number; h: number; box?: number[]; out: string }[] = [];
-    srcs.forEach((s, i) => {
-      jobs.push({ op: 'raw', src: s.src, mode: s.mode, out: join(dir, `src${i}.raw`) });
-      for (const filter of FILTERS) {
-        for (const [w, h] of SIZES) {
-          const out = join(dir, `r${cases.length}.raw`);
-          cases.push({ source: i, filter, w, h, out });
-          jobs.push({ op: 'resize', src: s.src, mode: s.mode, width: w, height: h, filter, out });
-        }
-      }
-    });
-    // source boxes (Image.resize(size, resample, box)), fractional and integral
-    for (const filter of ['bicubic', 'nearest', 'lanczos'] as const) {
-      const boxes: [number[], number, number][] = [
-        [[10.5, 3.25, 200, 150], 240, 240],
-        [[0, 0, 100, 60], 100, 60], // integral box of the output size: Pillow crops
-        [[20, 10, 260, 200], 120, 90],
-      ];
-      for (const [box, w, h] of boxes) {
-        const out = join(dir, `r${cases.length}.raw`);
-        cases.push({ source: 5, filter, w, h, box, out });
-        jobs.push({ op: 'resize', src: srcs[5].src, mode: 'RGB', width: w, height: h, filter, box, out });
-      }
-    }
-    const res = runPyRef('image_pil_ref.py', jobs, dir);
-    const rasters: RasterU8[] = srcs.map((s, i) => {
-      const info = res.results[jobs.findIndex((j) => j.out === join(dir, `src${i}.raw`))] as { size: [number, number] };
-      const data = new Uint8Array(readFileSync(join(dir, `src${i}.raw`)));
-      return { width: info.size[0], height: info.size[1], channels: s.mode === 'L' ? 1 : 3, data };
-    });
-    let exact = 0;
-    for (const c of cases) {
-      const ref = new Uint8Array(readFileSync(c.out));
-      const got = resizeUint8(rasters[c.source], c.w, c.h, c.filter, c.box as [number, number, number, number] | undefined);
-      const what = `${srcs[c.source].label} -> ${c.w}x${c.h} ${c.filter}${c.box ? ` box ${c.box.join(',')}` : ''}`;
-      assert.equal(got.data.length, ref.length, what);
-      assert.equal(countDiff(got.data, ref), 0, `${what}: ${countDiff(got.data, ref)} bytes differ (max ${maxAbsDiff(got.data, ref)})`);
-      exact++;
-    }
-    t.diagnostic(`Pillow ${res.version}: ${exact}/${cases.length} resize cases bit-exact`);
-  } finally {
-    cleanup();
+test('Pillow 8-bit resize is bit-exact (grey and RGB, all filters, down/up/non-square)', async (t) => {
+  const rasters: RasterU8[] = [];
+  for (const s of SOURCES) {
+    const r = await sourceRaster(s);
+    // the input is Pillow's own convert(mode) of the file
+    assert.deepEqual([r.width, r.height], imageCase(`source ${s.label}`).size, s.label);
+    assertSameBytes(r.data, `source ${s.label}`, `${s.label}: source raster`);
+    rasters.push(r);
   }
+  const cases: { source: number; filter: PillowResample; w: number; h: number; box?: [number, number, number, number] }[] = [];
+  SOURCES.forEach((_, i) => {
+    for (const filter of FILTERS) for (const [w, h] of SIZES) cases.push({ source: i, filter, w, h });
+  });
+  // source boxes (Image.resize(size, resample, box)), fractional and integral
+  for (const filter of ['bicubic', 'nearest', 'lanczos'] as const) {
+    const boxes: [[number, number, number, number], number, number][] = [
+      [[10.5, 3.25, 200, 150], 240, 240],
+      [[0, 0, 100, 60], 100, 60], // integral box of the output size: Pillow crops
+      [[20, 10, 260, 200], 120, 90],
+    ];
+    for (const [box, w, h] of boxes) cases.push({ source: 5, filter, w, h, box });
+  }
+  for (const c of cases) {
+    const got = resizeUint8(rasters[c.source], c.w, c.h, c.filter, c.box);
+    const key = `resize ${SOURCES[c.source].label} ${c.w}x${c.h} ${c.filter}${c.box ? ` box ${c.box.join(',')}` : ''}`;
+    assert.equal(got.data.length, c.w * c.h * rasters[c.source].channels, key);
+    assertSameBytes(got.data, key);
+  }
+  t.diagnostic(`Pillow ${referenceVersions().pil}: ${cases.length} resize cases bit-exact`);
 });
 
 test('240x240 -> 240x240 is an identity copy (as Pillow)', () => {
@@ -125,8 +117,9 @@ interface AaCase {
 }
 
 const AA_CASES: AaCase[] = [
-  { c: 1024, h: 24, w: 24, oh: 17, ow: 17, mode: 'bicubic' }, // CLIP ViT-L/14 pos-embed 336->240 px grid
-  { c: 1024, h: 24, w: 24, oh: 17, ow: 17, mode: 'bicubic', channelsLast: true }, // as open_clip lays it out
+  // CLIP ViT-L/14 pos-embed 336->240 px grid (64 of its 1024 channels: each channel is interpolated alike)
+  { c: 64, h: 24, w: 24, oh: 17, ow: 17, mode: 'bicubic' },
+  { c: 64, h: 24, w: 24, oh: 17, ow: 17, mode: 'bicubic', channelsLast: true }, // as open_clip lays it out
   { c: 3, h: 7, w: 7, oh: 10, ow: 10, mode: 'bicubic' }, // upsampling
   { c: 5, h: 31, w: 23, oh: 12, ow: 40, mode: 'bicubic' }, // down one axis, up the other
   { c: 8, h: 64, w: 64, oh: 7, ow: 9, mode: 'bicubic' }, // many taps per output
@@ -136,91 +129,57 @@ const AA_CASES: AaCase[] = [
 ];
 
 test('torch antialiased interpolate parity (bicubic/bilinear, float32)', (t) => {
-  const { dir, cleanup } = makeTempDir();
-  try {
-    const jobs: Job[] = AA_CASES.map((c, i) => ({
-      op: 'aa',
-      input: join(dir, `aa${i}_in.f32`),
-      out: join(dir, `aa${i}_out.f32`),
-      c: c.c,
-      h: c.h,
-      w: c.w,
-      oh: c.oh,
-      ow: c.ow,
-      mode: c.mode,
-      seed: 100 + i,
-      channels_last: c.channelsLast ?? false,
-    }));
-    const res = runPyRef('image_torch_ref.py', jobs, dir);
-    AA_CASES.forEach((c, i) => {
-      const x = readF32(jobs[i].input as string);
-      const ref = readF32(jobs[i].out as string);
-      const got = resizeAntialiasFloat32(x, c.c, c.h, c.w, c.oh, c.ow, c.mode);
-      const err = maxAbsDiff(got, ref);
-      const label = `${c.mode} [${c.c},${c.h},${c.w}]->[${c.oh},${c.ow}]${c.channelsLast ? ' channels-last' : ''}`;
-      t.diagnostic(`torch ${res.version} ${label}: max abs err ${err}, ${countDiff(got, ref)}/${ref.length} values differ`);
-      assert.ok(err <= 1e-6, `${label}: max abs err ${err}`);
-    });
-  } finally {
-    cleanup();
-  }
+  AA_CASES.forEach((c, i) => {
+    const x = uniformF32(c.c * c.h * c.w, 100 + i);
+    const label = `${c.mode} [${c.c},${c.h},${c.w}]->[${c.oh},${c.ow}]${c.channelsLast ? ' channels-last' : ''}`;
+    assert.equal(sha256(x), imageCase(`aa ${i}`).input_sha256, `${label}: the reference was computed on different inputs`);
+    const ref = caseF32(`aa ${i}`);
+    assert.equal(ref.length, c.c * c.oh * c.ow, `${label}: reference length`);
+    const got = resizeAntialiasFloat32(x, c.c, c.h, c.w, c.oh, c.ow, c.mode);
+    const err = maxAbsDiff(got, ref);
+    t.diagnostic(`torch ${referenceVersions().torch} ${label}: max abs err ${err}, ${countDiff(got, ref)}/${ref.length} values differ`);
+    assert.ok(err <= 1e-6, `${label}: max abs err ${err}`);
+  });
 });
 
 test('torch antialias weights match torch (one-hot probe)', (t) => {
-  const { dir, cleanup } = makeTempDir();
-  try {
-    const pairs: [number, number, 'bicubic' | 'bilinear'][] = [
-      [24, 17, 'bicubic'],
-      [7, 10, 'bicubic'],
-      [64, 9, 'bicubic'],
-      [31, 12, 'bilinear'],
-    ];
-    const jobs: Job[] = pairs.map(([a, b, mode], i) => ({ op: 'aa_weights', n_in: a, n_out: b, mode, out: join(dir, `w${i}.f32`) }));
-    runPyRef('image_torch_ref.py', jobs, dir);
-    pairs.forEach(([nIn, nOut, mode], i) => {
-      const ref = readF32(jobs[i].out as string);
-      const w = torchAntialiasWeights(nIn, nOut, mode);
-      const m = new Float32Array(nOut * nIn);
-      for (let o = 0; o < nOut; o++) for (let j = 0; j < w.size[o]; j++) m[o * nIn + w.min[o] + j] = w.weights[o * w.ksize + j];
-      const err = maxAbsDiff(m, ref);
-      t.diagnostic(`${mode} ${nIn}->${nOut}: weight max abs err ${err}`);
-      assert.ok(err <= 1e-7, `${mode} ${nIn}->${nOut}: ${err}`);
-    });
-  } finally {
-    cleanup();
+  const pairs: [number, number, 'bicubic' | 'bilinear'][] = [
+    [24, 17, 'bicubic'],
+    [7, 10, 'bicubic'],
+    [64, 9, 'bicubic'],
+    [31, 12, 'bilinear'],
+  ];
+  for (const [nIn, nOut, mode] of pairs) {
+    const ref = caseF32(`aa_weights ${mode} ${nIn}->${nOut}`);
+    const w = torchAntialiasWeights(nIn, nOut, mode);
+    const m = new Float32Array(nOut * nIn);
+    for (let o = 0; o < nOut; o++) for (let j = 0; j < w.size[o]; j++) m[o * nIn + w.min[o] + j] = w.weights[o * w.ksize + j];
+    const err = maxAbsDiff(m, ref);
+    t.diagnostic(`${mode} ${nIn}->${nOut}: weight max abs err ${err}`);
+    assert.ok(err <= 1e-7, `${mode} ${nIn}->${nOut}: ${err}`);
   }
 });
 
 test('bilinear align_corners=True matrix and separable application match torch', (t) => {
-  const { dir, cleanup } = makeTempDir();
-  try {
-    const jobs: Job[] = [
-      { op: 'align_matrix', n_in: 17, n_out: 240, out: join(dir, 'm17.f32') },
-      { op: 'align_matrix', n_in: 5, n_out: 3, out: join(dir, 'm5.f32') },
-      { op: 'align', c: 2, h: 17, w: 17, oh: 240, ow: 240, seed: 5, input: join(dir, 'a_in.f32'), out: join(dir, 'a_out.f32') },
-      { op: 'align', c: 3, h: 9, w: 13, oh: 20, ow: 7, seed: 6, input: join(dir, 'b_in.f32'), out: join(dir, 'b_out.f32') },
-    ];
-    runPyRef('image_torch_ref.py', jobs, dir);
-    for (const [file, nIn, nOut] of [
-      ['m17.f32', 17, 240],
-      ['m5.f32', 5, 3],
-    ] as const) {
-      const err = maxAbsDiff(bilinearAlignCornersMatrix(nIn, nOut), readF32(join(dir, file)));
-      t.diagnostic(`matrix ${nIn}->${nOut}: max abs err ${err}`);
-      assert.ok(err <= 1e-7, `matrix ${nIn}->${nOut}: ${err}`);
-    }
-    for (const [tag, c, h, w, oh, ow] of [
-      ['a', 2, 17, 17, 240, 240],
-      ['b', 3, 9, 13, 20, 7],
-    ] as const) {
-      const got = resizeBilinearAlignCornersFloat32(readF32(join(dir, `${tag}_in.f32`)), c, h, w, oh, ow);
-      const ref = readF32(join(dir, `${tag}_out.f32`));
-      const err = maxAbsDiff(got, ref);
-      t.diagnostic(`bilinear align_corners [${c},${h},${w}]->[${oh},${ow}]: max abs err ${err}, ${countDiff(got, ref)} values differ`);
-      assert.ok(err <= 1e-6, `[${c},${h},${w}]->[${oh},${ow}]: ${err}`);
-    }
-  } finally {
-    cleanup();
+  for (const [nIn, nOut] of [
+    [17, 240],
+    [5, 3],
+  ] as const) {
+    const err = maxAbsDiff(bilinearAlignCornersMatrix(nIn, nOut), caseF32(`align_matrix ${nIn}->${nOut}`));
+    t.diagnostic(`matrix ${nIn}->${nOut}: max abs err ${err}`);
+    assert.ok(err <= 1e-7, `matrix ${nIn}->${nOut}: ${err}`);
+  }
+  for (const [tag, c, h, w, oh, ow, seed] of [
+    ['a', 1, 17, 17, 240, 240, 5],
+    ['b', 3, 9, 13, 20, 7, 6],
+  ] as const) {
+    const x = uniformF32(c * h * w, seed);
+    assert.equal(sha256(x), imageCase(`align ${tag}`).input_sha256, `${tag}: the reference was computed on different inputs`);
+    const got = resizeBilinearAlignCornersFloat32(x, c, h, w, oh, ow);
+    const ref = caseF32(`align ${tag}`);
+    const err = maxAbsDiff(got, ref);
+    t.diagnostic(`bilinear align_corners [${c},${h},${w}]->[${oh},${ow}]: max abs err ${err}, ${countDiff(got, ref)} values differ`);
+    assert.ok(err <= 1e-6, `[${c},${h},${w}]->[${oh},${ow}]: ${err}`);
   }
 });
 
