@@ -12,7 +12,7 @@ function torchFigures(parts: string): Record<string, number | string> {
   const env = { ...process.env };
   delete env.OPENBLAS_CORETYPE;
   delete env.OPENBLAS_L2_SIZE;
-  const r = spawnSync('/usr/bin/python3', [new URL('./torch_bench.py', import.meta.url).pathname, '--only', parts], { encoding: 'utf8', env });
+  const r = spawnSync(process.env.MVFA_PYTHON ?? 'python3', [new URL('./torch_bench.py', import.meta.url).pathname, '--only', parts], { encoding: 'utf8', env });
   if (r.status !== 0) return { torch_error: (r.stderr || 'python3-torch not available').trim().split('\n').at(-1) ?? 'failed' };
   return JSON.parse(r.stdout) as Record<string, number | string>;
 }
