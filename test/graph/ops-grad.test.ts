@@ -40,7 +40,13 @@ const cases: [string, { shape: number[]; lo?: number; hi?: number }[], (...x: G.
   ['Softmax last', [{ shape: [2, 5], lo: -2, hi: 2 }], (a) => G.softmax(a, -1)],
   ['Softmax axis 0', [{ shape: [3, 2], lo: -2, hi: 2 }], (a) => G.softmax(a, 0)],
   ['LayerNorm', [{ shape: [2, 3, 6] }, { shape: [6] }, { shape: [6] }], (x, w, b) => G.layerNorm(x, w, b, 1e-5)],
-  ['Gather + composition', [{ shape: [4, 3] }], (a) => G.mul(G.slice(a, 0, 1, 3), G.slice(a, 0, 0, 2))],
+  ['Gather + composition', [{ shape: [4, 3] }], (a) => G.mul(G.gather(a, 0, [2, 0, 2]), G.slice(a, 0, 1, 4))],
+  ['Gather axis 1', [{ shape: [2, 4] }], (a) => G.gather(a, 1, [3, 1])],
+  // Two tied extrema per row/column: a central difference sees half the slope at each (+h moves the max, −h does
+  // not), which is the even split of the gradient rule (as torch.amax/amin).
+  ['ReduceMax ties', [{ shape: [3, 4], data: Float32Array.from([0.5, 0.9, 0.9, -0.2, 0.3, -0.4, 0.1, 0.3, -0.6, 0.2, 0.7, 0.7]) }], (a) => G.reduceMax(a, [1])],
+  ['ReduceMin ties', [{ shape: [3, 2], data: Float32Array.from([-0.5, 0.4, 0.1, -0.3, -0.5, -0.3]) }], (a) => G.reduceMin(a, [0], true)],
+  ['Slice two axes', [{ shape: [3, 4, 5] }], (a) => a.graph.apply1(G.SliceOp, [a], { axes: [0, 2], starts: [1, 1], ends: [3, 4] })],
 ];
 
 for (const [name, inputs, f] of cases) {

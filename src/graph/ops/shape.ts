@@ -1,7 +1,7 @@
 // Shape operators: forward emission and gradient rule side by side.
 import { type OpDef, type Value } from '../graph.ts';
 import { GraphError, normAxis, numel, shapeStr, broadcastShapes, sameShape } from '../types.ts';
-import { unbroadcast } from './elementwise.ts';
+import { add, unbroadcast } from './elementwise.ts';
 
 export const ReshapeOp: OpDef = {
   type: 'Reshape',
@@ -182,6 +182,21 @@ export const GatherOp: OpDef = {
   emit(ctx, i, o, attrs) {
     const idx = attrs.indices as readonly number[];
     ctx.node('Gather', [i[0], ctx.i64(idx, [idx.length])], [o[0]], { axis: attrs.axis as number });
+  },
+  vjp(n, [g], need) {
+    if (!need[0] || !g) return [null];
+    // Each gathered slice k goes back to position indices[k]; repeated indices add up.
+    const x = n.inputs[0];
+    const ax = normAxis(n.attrs.axis as number, x.rank, 'Gather');
+    let acc: Value | null = null;
+    (n.attrs.indices as readonly number[]).forEach((src, k) => {
+      const pads = new Array<number>(2 * x.rank).fill(0);
+      pads[ax] = src;
+      pads[x.rank + ax] = x.shape[ax] - src - 1;
+      const part = pad(slice(g, ax, k, k + 1), pads);
+      acc = acc ? add(acc, part) : part;
+    });
+    return [acc];
   },
 };
 
