@@ -1,7 +1,7 @@
 // Running emitted graphs on onnxruntime-node, with shape-checked Float32Array I/O.
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
-import { type Graph, type Value } from './graph.ts';
+import { Graph, type Value } from './graph.ts';
 import { type WeightPlacement, emitModel } from './onnx-emit.ts';
 import { GraphError, numel, shapeStr, type GraphDType, type Shape } from './types.ts';
 
@@ -56,7 +56,7 @@ export class CompiledGraph {
       executionProviders: executionProviders(device),
       enableCpuMemArena: true,
       enableMemPattern: true,
-      logSeverityLevel: 3,
+      logSeverityLevel: Number(process.env.MVFA_ORT_LOG ?? 3) as 0 | 1 | 2 | 3 | 4,
     };
     // onnxruntime's own default under-counts cores on some virtual machines (measured here: half the speed),
     // so the intra-op pool is always sized explicitly: all available cores unless told otherwise.
@@ -66,7 +66,11 @@ export class CompiledGraph {
     try {
       session = await ort.InferenceSession.create(bytes, opts);
     } catch (e) {
-      throw new GraphError(`graph '${g.name}': onnxruntime could not create a session: ${(e as Error).message}`);
+      const msg = (e as Error).message;
+      if (device !== 'cpu' && /adapter|provider|not available|not supported|cannot load|libcudart|libcuda/i.test(msg)) {
+        throw new DeviceError(device, msg);
+      }
+      throw new GraphError(`graph '${g.name}': onnxruntime could not create a session: ${msg}`);
     }
     const ins = new Map<string, Spec>(g.inputs.map((v) => [v.name, { dtype: v.dtype, shape: v.shape }]));
     const outs = new Map<string, Spec>(Object.entries(outputs).map(([k, v]) => [k, { dtype: v.dtype, shape: v.shape }]));
@@ -115,6 +119,51 @@ export class CompiledGraph {
   async release(): Promise<void> {
     await this.session.release();
   }
+}
+
+/** The requested device cannot run graphs here (no adapter, no driver, provider missing from the build). */
+export class DeviceError extends GraphError {
+  constructor(
+    readonly device: Device,
+    readonly detail: string,
+  ) {
+    super(
+      device === 'webgpu'
+        ? `--device webgpu: no usable WebGPU adapter on this machine (onnxruntime: ${firstLine(detail)}). ` +
+            'A Vulkan (Linux, e.g. Mesa 25 or a GPU driver), Metal or D3D12 driver is needed; --device cpu works everywhere.'
+        : `--device ${device}: this device is not available (onnxruntime: ${firstLine(detail)}); --device cpu works everywhere.`,
+    );
+    this.name = 'DeviceError';
+  }
+}
+
+function firstLine(s: string): string {
+  const line = s.split('\n')[0];
+  const at = line.lastIndexOf(': ');
+  return at > 0 && line.includes('/onnxruntime_src/') ? line.slice(line.indexOf('Failed') >= 0 ? line.indexOf('Failed') : at + 2) : line;
+}
+
+const probes = new Map<Device, Promise<string | null>>();
+
+/** Whether graphs can run on `device` here: null when they can, else the reason (a DeviceError's message). */
+export function probeDevice(device: Device): Promise<string | null> {
+  let p = probes.get(device);
+  if (!p) {
+    p = (async () => {
+      const g = new Graph(`probe_${device}`);
+      const x = g.input('x', [2]);
+      try {
+        const c = await CompiledGraph.compile(g, { y: x }, { device, threads: 1 });
+        await c.release();
+        return null;
+      } catch (e) {
+        if (e instanceof DeviceError) return e.message;
+        throw e;
+      }
+    })();
+    probes.set(device, p);
+  }
+  return p;
 }
 
 function executionProviders(device: Device): ort.InferenceSession.SessionOptions['executionProviders'] {
