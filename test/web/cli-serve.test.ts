@@ -2,7 +2,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { REPO, type WebFixture, dispose, makeFixture } from './fixture.ts';
+import { e2eRef, near } from '../support/e2e.ts';
 
 // `mvfa serve` as a command: starts, prints its address, answers, and stops cleanly on SIGTERM.
 let fx: WebFixture;
@@ -24,10 +26,26 @@ function mvfa(args: string[]) {
   });
 }
 
-test('mvfa serve: listens on 127.0.0.1, reports its URL, serves the API, exits 0 on SIGTERM', async () => {
+test('mvfa serve: listens on 127.0.0.1, reports its URL, scores as mvfa predict and the library do, exits 0 on SIGTERM', async (t) => {
   const child = spawn(
     process.execPath,
-    [join(REPO, 'bin/mvfa.js'), '--json', 'serve', '--clip', fx.clip, '--adapters', fx.adapters, '--port', '0', '--queue', '3'],
+    [
+      join(REPO, 'bin/mvfa.js'),
+      '--json',
+      'serve',
+      '--clip',
+      fx.clip,
+      '--adapters',
+      fx.adapters,
+      '--support',
+      fx.normalDir,
+      '--support-augment',
+      'none',
+      '--port',
+      '0',
+      '--queue',
+      '3',
+    ],
     {
       env: { ...process.env, MVFA_CACHE: fx.cache },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -52,6 +70,39 @@ test('mvfa serve: listens on 127.0.0.1, reports its URL, serves the API, exits 0
   assert.equal(st.ready, true);
   assert.equal(st.queue.limit, 3);
   assert.deepEqual(st.levels, [1, 2]);
+  // The same image gives the same number on the page's API, from `mvfa predict` and from the library, and that number
+  // is the PyTorch/numpy reference's.
+  const image = fx.test[0];
+  const fd = new FormData();
+  fd.append('image', new Blob([readFileSync(image)], { type: 'image/png' }), 'x.png');
+  const web = (await (await fetch(`${info.url}api/predict`, { method: 'POST', body: fd })).json()) as { score: number };
+  const cli = mvfa([
+    'predict',
+    '--clip',
+    fx.clip,
+    '--adapters',
+    fx.adapters,
+    '--support',
+    fx.normalDir,
+    '--support-augment',
+    'none',
+    '--json',
+    '--quiet',
+    image,
+  ]);
+  assert.equal(cli.status, 0, cli.stderr);
+  const cliScore = (JSON.parse(cli.stdout) as { results: { score: number }[] }).results[0].score;
+  const { Mvfa, loadClip, loadImageTensor, predict } = await import('../../src/index.ts');
+  const clip = await loadClip(fx.clip);
+  const model = await Mvfa.load(clip, fx.adapters);
+  await model.setSupport(await Promise.all(fx.normal.map(async (f) => (await loadImageTensor(f, { size: 56 })).tensor)));
+  const lib = (await predict(model, image)).score;
+  await model.release();
+  await clip.release();
+  t.diagnostic(`score of ${image}: page API ${web.score}, mvfa predict ${cliScore}, library ${lib}, reference ${e2eRef().predict[0].score_acas}`);
+  near(web.score, lib, 1e-6, 'page API vs library');
+  near(cliScore, lib, 1e-6, 'mvfa predict vs library');
+  near(lib, e2eRef().predict[0].score_acas, 5e-5, 'library vs reference');
   assert.doesNotMatch(stderr, /WARNING/);
   assert.match(stderr, /open http:\/\/127\.0\.0\.1:\d+\/ in a web browser/);
   const code = await new Promise<number | null>((resolve) => {
