@@ -9,6 +9,7 @@ import { REPORT_CSS } from './html-style.ts';
 import { defaultMetricColumns } from './markdown-table.ts';
 import type { ConfigValue, GalleryItem, ReportData, RocChart, StageTiming } from './report-data.ts';
 import { rocChartSvg } from './roc-chart.ts';
+import { timingTable } from './timings.ts';
 
 export type { ReportData } from './report-data.ts';
 
@@ -38,9 +39,10 @@ function configSection(data: ReportData): string {
 }
 
 function timingsSection(timings: readonly StageTiming[]): string {
-  const total = timings.reduce((s, t) => s + (Number.isFinite(t.seconds) && t.seconds > 0 ? t.seconds : 0), 0);
-  const rows = timings.map((t) => {
-    const share = total > 0 && Number.isFinite(t.seconds) && t.seconds >= 0 ? t.seconds / total : 0;
+  const table = timingTable(timings);
+  const total = table.total;
+  const rows = table.rows.map((t) => {
+    const share = t.share;
     const bar = `<span class="bar" style="width: ${(share * 120).toFixed(1)}px"></span>`;
     return (
       `<tr><td>${escapeHtml(t.stage)}</td><td class="num">${escapeHtml(formatDuration(t.seconds))}</td>` +
