@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { type AugmentMode } from '../../data/training-set.ts';
 import { writeBenchReport } from '../../engine/bench-report.ts';
 import { type RunResult, fewShotProtocol, resolveDataset, zeroShotProtocol } from '../../engine/protocols.ts';
+import { MVFA_DEFAULTS, defaultLevels } from '../../mvfa/defaults.ts';
 import { type GlobalOptions, EXIT_OK, UsageError, applyGlobal, cacheDir, log, parseFloatOpt, parseIntOpt, parseLevels, stageBar } from '../common.ts';
 import { openClip } from '../model-loading.ts';
 
@@ -13,7 +14,7 @@ interface BenchOpts extends GlobalOptions {
   epochs: number;
   lr?: number;
   seed: number;
-  levels: number[];
+  levels?: number[];
   imageSize: number;
   batchSize: number;
   runs: number;
@@ -26,12 +27,12 @@ function common(cmd: Command, lr: string): Command {
   return cmd
     .option('--clip <path>', 'CLIP weights; default: the downloaded ViT-L/14-336')
     .requiredOption('--data <root>', 'folder holding the datasets ({Name}_AD folders)')
-    .option('--epochs <n>', 'training epochs (official: 50)', parseIntOpt('--epochs'), 50)
+    .option('--epochs <n>', `training epochs (official: ${MVFA_DEFAULTS.epochs})`, parseIntOpt('--epochs'), MVFA_DEFAULTS.epochs)
     .option('--lr <x>', `learning rate (official: ${lr})`, parseFloatOpt('--lr'))
-    .option('--seed <n>', 'seed (adapter init, shuffling, drawn splits)', parseIntOpt('--seed', 0), 111)
-    .option('--levels <list>', 'adapter blocks', parseLevels, [6, 12, 18, 24])
-    .option('--image-size <n>', 'model input size', parseIntOpt('--image-size', 14), 240)
-    .option('--batch-size <n>', 'images per step (official: 1)', parseIntOpt('--batch-size'), 1)
+    .option('--seed <n>', 'seed (adapter init, shuffling, drawn splits)', parseIntOpt('--seed', 0), MVFA_DEFAULTS.seed)
+    .option('--levels <list>', "adapter blocks (1-based; default: the quarters of the CLIP's depth, 6,12,18,24 for ViT-L/14)", parseLevels)
+    .option('--image-size <n>', 'model input size', parseIntOpt('--image-size', 14), MVFA_DEFAULTS.imageSize)
+    .option('--batch-size <n>', 'images per step (official: 1)', parseIntOpt('--batch-size'), MVFA_DEFAULTS.batchSize)
     .option('--runs <n>', 'repeat with other splits/seeds and report mean ± std', parseIntOpt('--runs'), 1)
     .option('--aupro', 'also compute AUPRO (needs ~16 bytes per test pixel)')
     .option('--activation <gelu|quickgelu>', 'GELU variant of the CLIP towers', 'gelu')
@@ -63,12 +64,12 @@ async function finish(
 
 export function registerBench(program: Command, run: (f: () => Promise<number>) => Promise<void>): void {
   const bench = program.command('bench').description("the paper's benchmark protocols (BMAD layout or any folder in it)");
-  common(bench.command('few'), '1e-3')
+  common(bench.command('few'), String(MVFA_DEFAULTS.lr))
     .description('few-shot: train on a K-shot split of valid/ (official seed lists), evaluate on test/')
     .requiredOption('--dataset <name>', 'Brain, Liver, Retina_RESC, Retina_OCT2017, Chest, Histopathology, or a folder in the same layout')
     .option('--organ <name>', 'organ name for folders that are not BMAD datasets')
     .option('--shots <k>', 'K normal + K abnormal training images', parseIntOpt('--shots'), 4)
-    .option('--augment <none|mvfa>', 'the official ×11 augmentation', 'mvfa')
+    .option('--augment <none|mvfa>', 'the official ×11 augmentation', MVFA_DEFAULTS.augment)
     .addHelpText(
       'after',
       '\nExamples:\n  mvfa bench few --data data --dataset Brain --shots 4\n  mvfa bench few --data ../shared/data --dataset BUSI_AD --organ "breast ultrasound" --shots 4 --epochs 5',
@@ -80,6 +81,7 @@ export function registerBench(program: Command, run: (f: () => Promise<number>) 
         const t0 = Date.now();
         const ds = resolveDataset(o.data, o.dataset, o.organ);
         const { clip, path } = await openClip(o);
+        const levels = o.levels ?? defaultLevels(clip.config.vision.layers);
         const outWork = o.out ?? '.';
         const bar = stageBar(o.quiet || o.json);
         const runs = await fewShotProtocol({
@@ -91,9 +93,9 @@ export function registerBench(program: Command, run: (f: () => Promise<number>) 
           runs: o.runs,
           augment: o.augment as AugmentMode,
           epochs: o.epochs,
-          lr: o.lr ?? 1e-3,
+          lr: o.lr ?? MVFA_DEFAULTS.lr,
           seed: o.seed,
-          levels: o.levels,
+          levels,
           imageSize: o.imageSize,
           batchSize: o.batchSize,
           aupro: !!o.aupro,
@@ -110,10 +112,10 @@ export function registerBench(program: Command, run: (f: () => Promise<number>) 
           shots: o.shots,
           runs: o.runs,
           epochs: o.epochs,
-          lr: o.lr ?? 1e-3,
+          lr: o.lr ?? MVFA_DEFAULTS.lr,
           augment: o.augment,
           seed: o.seed,
-          levels: o.levels.join(','),
+          levels: levels.join(','),
           image_size: o.imageSize,
           batch_size: o.batchSize,
           clip: path,
@@ -122,7 +124,7 @@ export function registerBench(program: Command, run: (f: () => Promise<number>) 
         return finish(o, ds.info.key, `MVFA few-shot (K=${o.shots}) on ${ds.info.key}`, config, runs, t0);
       }),
     );
-  common(bench.command('zero'), '1e-4')
+  common(bench.command('zero'), String(MVFA_DEFAULTS.lrZeroShot))
     .description("zero-shot, leave-one-out: train on the other datasets' test splits, evaluate on the target")
     .requiredOption('--target <name>', 'target BMAD dataset')
     .option('--sources <list>', 'comma-separated source datasets (default: all other BMAD datasets present)')
@@ -132,6 +134,7 @@ export function registerBench(program: Command, run: (f: () => Promise<number>) 
         applyGlobal(o);
         const t0 = Date.now();
         const { clip, path } = await openClip(o);
+        const levels = o.levels ?? defaultLevels(clip.config.vision.layers);
         const bar = stageBar(o.quiet || o.json);
         const runs = await zeroShotProtocol({
           clip,
@@ -142,9 +145,9 @@ export function registerBench(program: Command, run: (f: () => Promise<number>) 
           sources: o.sources?.split(','),
           runs: o.runs,
           epochs: o.epochs,
-          lr: o.lr ?? 1e-4,
+          lr: o.lr ?? MVFA_DEFAULTS.lrZeroShot,
           seed: o.seed,
-          levels: o.levels,
+          levels,
           imageSize: o.imageSize,
           batchSize: o.batchSize,
           aupro: !!o.aupro,
@@ -158,9 +161,9 @@ export function registerBench(program: Command, run: (f: () => Promise<number>) 
           sources: o.sources ?? 'all others present',
           runs: o.runs,
           epochs: o.epochs,
-          lr: o.lr ?? 1e-4,
+          lr: o.lr ?? MVFA_DEFAULTS.lrZeroShot,
           seed: o.seed,
-          levels: o.levels.join(','),
+          levels: levels.join(','),
           image_size: o.imageSize,
           clip: path,
           model_selection: 'none (fixed epochs)',

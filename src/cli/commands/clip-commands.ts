@@ -3,6 +3,7 @@ import { type Command } from 'commander';
 import { writeNpy } from '../../io/npy.ts';
 import { l2normalizeRows } from '../../clip/model.ts';
 import { anomalyTextFeatures } from '../../clip/text-features.ts';
+import { MVFA_DEFAULTS, defaultLevels } from '../../mvfa/defaults.ts';
 import { type GlobalOptions, EXIT_OK, FailureLog, UsageError, applyGlobal, expandInputs, log, parseIntOpt, progress } from '../common.ts';
 import { imageTensor, openClip } from '../model-loading.ts';
 
@@ -45,7 +46,7 @@ export function registerClipCommands(program: Command, run: (f: () => Promise<nu
     .description('CLIP image embeddings ln_post(class token)·proj: float32 [N, D] .npy, rows in input order')
     .option('--clip <path>', 'CLIP weights; default: the downloaded ViT-L/14-336')
     .requiredOption('--out <file.npy>', 'output .npy file')
-    .option('--image-size <n>', 'model input size', parseIntOpt('--image-size', 14), 240)
+    .option('--image-size <n>', 'model input size', parseIntOpt('--image-size', 14), MVFA_DEFAULTS.imageSize)
     .option('--activation <gelu|quickgelu>', 'GELU variant', 'gelu')
     .option('--normalize', 'L2-normalise each row')
     .option('--force', 'overwrite the output file')

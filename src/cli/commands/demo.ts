@@ -6,6 +6,7 @@ import { writeBenchReport } from '../../engine/bench-report.ts';
 import { fewShotProtocol, resolveDataset } from '../../engine/protocols.ts';
 import { DEFAULT_CLIP_MODEL } from '../../hub/models.ts';
 import { downloadClip } from './download.ts';
+import { MVFA_DEFAULTS, defaultLevels } from '../../mvfa/defaults.ts';
 import { type GlobalOptions, EXIT_OK, UsageError, applyGlobal, cacheDir, log, parseIntOpt, parseLevels, progress, stageBar, type Progress } from '../common.ts';
 import { openClip } from '../model-loading.ts';
 
@@ -18,23 +19,24 @@ export function registerDemo(program: Command, run: (f: () => Promise<number>) =
     .option('--clip <path>', 'CLIP weights (default: download OpenAI ViT-L/14-336 if not cached)')
     .option('--shots <k>', 'K normal + K abnormal training images (the demo ships K=2)', parseIntOpt('--shots'), 2)
     .option('--epochs <n>', 'training epochs', parseIntOpt('--epochs'), 2)
-    .option('--levels <list>', 'adapter blocks', parseLevels, [6, 12, 18, 24])
-    .option('--image-size <n>', 'model input size', parseIntOpt('--image-size', 14), 240)
+    .option('--levels <list>', "adapter blocks (1-based; default: the quarters of the CLIP's depth, 6,12,18,24 for ViT-L/14)", parseLevels)
+    .option('--image-size <n>', 'model input size', parseIntOpt('--image-size', 14), MVFA_DEFAULTS.imageSize)
     .option('--out <dir>', 'output folder', 'mvfa-demo')
     .option('--activation <gelu|quickgelu>', 'GELU variant of the CLIP towers', 'gelu')
     .addHelpText('after', '\nExample:\n  npx mvfa demo   # ~10–15 min on 2 CPU cores once the weights are cached')
-    .action((o: GlobalOptions & { clip?: string; shots: number; epochs: number; levels: number[]; imageSize: number; out: string; activation?: string }) =>
+    .action((o: GlobalOptions & { clip?: string; shots: number; epochs: number; levels?: number[]; imageSize: number; out: string; activation?: string }) =>
       run(async () => {
         applyGlobal(o);
         if (!existsSync(DEMO_DATASET)) throw new UsageError(`demo images not found at ${DEMO_DATASET}`);
         const t0 = Date.now();
         const clipPath = o.clip ?? (await downloadClip(DEFAULT_CLIP_MODEL, o.quiet));
         const { clip, path } = await openClip({ ...o, clip: clipPath });
+        const levels = o.levels ?? defaultLevels(clip.config.vision.layers);
         const ds = resolveDataset(DEMO_DATASET, DEMO_DATASET, 'breast ultrasound');
         log(
           o.quiet,
           `demo: BUSI breast ultrasound, K=${o.shots} normal + ${o.shots} abnormal training images (×11 augmented), ${o.epochs} epochs, ` +
-            `test ${ds.test.normals.length} normal + ${ds.test.abnormals.length} abnormal; blocks ${o.levels.join(',')}, ${o.imageSize} px`,
+            `test ${ds.test.normals.length} normal + ${ds.test.abnormals.length} abnormal; blocks ${levels.join(',')}, ${o.imageSize} px`,
         );
         const bar = stageBar(o.quiet || o.json);
         const runs = await fewShotProtocol({
@@ -44,13 +46,13 @@ export function registerDemo(program: Command, run: (f: () => Promise<number>) =
           dataset: ds,
           shots: o.shots,
           runs: 1,
-          augment: 'mvfa',
+          augment: MVFA_DEFAULTS.augment,
           epochs: o.epochs,
-          lr: 1e-3,
-          seed: 111,
-          levels: o.levels,
+          lr: MVFA_DEFAULTS.lr,
+          seed: MVFA_DEFAULTS.seed,
+          levels,
           imageSize: o.imageSize,
-          batchSize: 1,
+          batchSize: MVFA_DEFAULTS.batchSize,
           aupro: false,
           workDir: o.out,
           onStage: (s, d, t) => bar.update(s.replace('run 1: ', ''), d, t),
@@ -65,7 +67,7 @@ export function registerDemo(program: Command, run: (f: () => Promise<number>) =
             shots: o.shots,
             epochs: o.epochs,
             augment: 'mvfa (×11)',
-            levels: o.levels.join(','),
+            levels: levels.join(','),
             image_size: o.imageSize,
             test_images: runs[0].result.images,
           },

@@ -11,6 +11,7 @@ import { type Prediction } from '../../engine/predict.ts';
 import { writeNpy } from '../../io/npy.ts';
 import { type LoadMedicalOptions, type MedicalImageItem, loadMedicalImages } from '../../io/medical-image.ts';
 import { type BranchScores, type FusionRule, type Task, describeRule, mean } from '../../mvfa/fusion.ts';
+import { MVFA_DEFAULTS } from '../../mvfa/defaults.ts';
 import { type GlobalOptions, FailureLog, UsageError, applyGlobal, cacheDir, expandInputs, log, parseIntOpt, parseLevels, progress, stem } from '../common.ts';
 import { checkActivation, resolveClipPath } from '../model-loading.ts';
 import { type ShardSpec, selectShard, writeShardManifest } from '../../engine/shard.ts';
@@ -53,7 +54,7 @@ export function registerPredict(program: Command, run: (f: () => Promise<number>
     .option('--support <dir>', 'folder of normal images for the few-shot memory bank')
     .option('--support-augment <none|mvfa>', 'expand the support images ×11 as the official code', 'mvfa')
     .option('--levels <list>', 'adapter blocks, for adapter files that do not store them', parseLevels)
-    .option('--image-size <n>', 'model input size (default: stored with the adapters, else 240)', parseIntOpt('--image-size', 14))
+    .option('--image-size <n>', `model input size (default: stored with the adapters, else ${MVFA_DEFAULTS.imageSize})`, parseIntOpt('--image-size', 14))
     .option('--task <AC+AS|AC>', 'score from the seg map (AC+AS) or the det head (AC), for adapters that store no task (default AC+AS)')
     .option('--dump <dir>', 'write raw maps: <stem>.zero_seg.npy, <stem>.few_seg.npy, <stem>.few_det.npy and scores.json')
     .option('--out <dir>', 'write results.json (scores and the fusion rule used) and heatmap overlays <stem>.png')

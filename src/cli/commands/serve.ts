@@ -5,6 +5,7 @@ import { type Activation } from '../../clip/transformer.ts';
 import { type AugmentMode } from '../../data/training-set.ts';
 import { allowedHostNames, exposureWarning, isLoopback } from '../../web/host-check.ts';
 import { startServer } from '../../web/server.ts';
+import { MVFA_DEFAULTS } from '../../mvfa/defaults.ts';
 import { type GlobalOptions, EXIT_OK, UsageError, applyGlobal, cacheDir, log, parseFloatOpt, parseIntOpt, parseLevels } from '../common.ts';
 import { resolveClipPath } from '../model-loading.ts';
 
@@ -50,7 +51,7 @@ export function registerServe(program: Command, run: (f: () => Promise<number>) 
       [],
     )
     .option('--port <n>', 'port (0: any free port)', parseIntOpt('--port', 0), 8765)
-    .option('--image-size <n>', 'model input size (default: stored with the adapters, else 240)', parseIntOpt('--image-size', 14))
+    .option('--image-size <n>', `model input size (default: stored with the adapters, else ${MVFA_DEFAULTS.imageSize})`, parseIntOpt('--image-size', 14))
     .option('--levels <list>', 'adapter blocks, for adapter files that do not store them and for training', parseLevels)
     .option('--max-upload-mb <x>', 'largest accepted image file, in MB', parseFloatOpt('--max-upload-mb'), 20)
     .option('--queue <n>', 'most images waiting to be scored; more get "busy, retry later"', parseIntOpt('--queue'), 8)

@@ -4,6 +4,7 @@ import { type AugmentMode } from '../../data/training-set.ts';
 import { fitMvfa } from '../../engine/fit.ts';
 import { loadAdapters } from '../../mvfa/checkpoint.ts';
 import { type LossVariant } from '../../mvfa/training-graph.ts';
+import { MVFA_DEFAULTS, defaultLevels } from '../../mvfa/defaults.ts';
 import { type GlobalOptions, EXIT_OK, UsageError, applyGlobal, log, parseFloatOpt, parseIntOpt, parseLevels, progress, type Progress } from '../common.ts';
 import { openClip, textFeaturesFor } from '../model-loading.ts';
 
@@ -18,7 +19,7 @@ interface TrainOpts extends GlobalOptions {
   augment: string;
   shuffle: boolean;
   init?: string;
-  levels: number[];
+  levels?: number[];
   imageSize: number;
   batchSize: number;
   seed: number;
@@ -38,21 +39,26 @@ export function registerTrain(program: Command, run: (f: () => Promise<number>) 
     .requiredOption('--normal <dir>', 'folder of normal images')
     .requiredOption('--abnormal <dir>', 'folder of abnormal images')
     .option('--masks <dir>', 'folder of masks named like their abnormal images (omit for AC-only training)')
-    .option('--epochs <n>', 'epochs', parseIntOpt('--epochs'), 50)
-    .option('--lr <x>', 'learning rate (official: 1e-3 few-shot, 1e-4 zero-shot)', parseFloatOpt('--lr'), 1e-3)
-    .option('--augment <none|mvfa>', 'the official ×11 augmentation of the training images', 'mvfa')
+    .option('--epochs <n>', 'epochs', parseIntOpt('--epochs'), MVFA_DEFAULTS.epochs)
+    .option(
+      '--lr <x>',
+      `learning rate (official: ${MVFA_DEFAULTS.lr} few-shot, ${MVFA_DEFAULTS.lrZeroShot} zero-shot)`,
+      parseFloatOpt('--lr'),
+      MVFA_DEFAULTS.lr,
+    )
+    .option('--augment <none|mvfa>', 'the official ×11 augmentation of the training images', MVFA_DEFAULTS.augment)
     .option('--shuffle', 'shuffle each epoch (default)', true)
     .option('--no-shuffle', 'fixed order: abnormal files sorted by name, then normal files')
     .option('--init <adapters>', 'start from adapters (.safetensors or official .pth)')
-    .option('--levels <list>', 'adapter blocks (1-based)', parseLevels, [6, 12, 18, 24])
-    .option('--image-size <n>', 'model input size', parseIntOpt('--image-size', 14), 240)
-    .option('--batch-size <n>', 'images per optimiser step (official: 1)', parseIntOpt('--batch-size'), 1)
-    .option('--seed <n>', 'seed for initialisation and shuffling', parseIntOpt('--seed', 0), 111)
+    .option('--levels <list>', "adapter blocks (1-based; default: the quarters of the CLIP's depth, 6,12,18,24 for ViT-L/14)", parseLevels)
+    .option('--image-size <n>', 'model input size', parseIntOpt('--image-size', 14), MVFA_DEFAULTS.imageSize)
+    .option('--batch-size <n>', 'images per optimiser step (official: 1)', parseIntOpt('--batch-size'), MVFA_DEFAULTS.batchSize)
+    .option('--seed <n>', 'seed for initialisation and shuffling', parseIntOpt('--seed', 0), MVFA_DEFAULTS.seed)
     .option('--activation <gelu|quickgelu>', 'GELU variant of the CLIP towers', 'gelu')
     .option(
       '--loss <code|paper>',
       "loss definitions: the official code's (softmax after upsampling, BCE-with-logits on the mean) or the paper's (softmax first, BCE on the max)",
-      'code',
+      MVFA_DEFAULTS.loss,
     )
     .requiredOption('--out <adapters.safetensors>', 'output adapters file')
     .option('--resume', 'continue an interrupted run from <out>.state')
@@ -67,9 +73,10 @@ export function registerTrain(program: Command, run: (f: () => Promise<number>) 
         if (o.augment !== 'none' && o.augment !== 'mvfa') throw new UsageError(`--augment must be none or mvfa, got '${o.augment}'`);
         if (o.loss !== 'code' && o.loss !== 'paper') throw new UsageError(`--loss must be code or paper, got '${o.loss}'`);
         const { clip, path } = await openClip(o);
-        const init = o.init ? (await loadAdapters(o.init, o.levels)).adapters : undefined;
-        if (init && init.levels.join(',') !== o.levels.join(','))
-          throw new UsageError(`--init adapters have levels ${init.levels.join(',')}, but --levels is ${o.levels.join(',')}`);
+        const levels = o.levels ?? defaultLevels(clip.config.vision.layers);
+        const init = o.init ? (await loadAdapters(o.init, levels, clip.config.vision.layers)).adapters : undefined;
+        if (init && init.levels.join(',') !== levels.join(','))
+          throw new UsageError(`--init adapters have levels ${init.levels.join(',')}, but --levels is ${levels.join(',')}`);
         const text = await textFeaturesFor(clip, path, o.organ);
         let bar: Progress | null = null;
         let barKind = '';
@@ -83,7 +90,7 @@ export function registerTrain(program: Command, run: (f: () => Promise<number>) 
           augment: o.augment as AugmentMode,
           shuffle: o.shuffle,
           seed: o.seed,
-          levels: o.levels,
+          levels,
           imageSize: o.imageSize,
           batchSize: o.batchSize,
           loss: o.loss as LossVariant,
