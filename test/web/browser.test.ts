@@ -7,6 +7,7 @@ import { type BrowserContext, type Page, chromium } from 'playwright-core';
 import sharp from 'sharp';
 import { type RunningServer } from '../../src/web/server.ts';
 import { ORGAN, type WebFixture, dispose, makeFixture, serve } from './fixture.ts';
+import { e2eRef } from '../support/e2e.ts';
 
 // The page in a real headless Chromium (Debian's `chromium` package, driven by playwright-core): upload through the
 // file input, wait for the result row, screenshot, and check that the heatmap is coloured. Without Chromium this
@@ -100,10 +101,11 @@ async function colourFraction(
   return { fraction: coloured / n, width: info.width, height: info.height };
 }
 
-test('page in headless Chromium: upload through the file input, result row, coloured heatmap, large view', async (t) => {
+test('page in headless Chromium: upload through the file input, result row with the reference score, coloured heatmap, large view', async (t) => {
   await page.goto(srv.url, { waitUntil: 'load' });
   await page.locator('#status', { hasText: 'Ready' }).waitFor({ timeout: 30_000 });
-  const image = fx.test.at(-1)!;
+  // The first reference image: its score has a PyTorch/numpy value (fixtures/e2e-ref).
+  const image = fx.test[0];
   await page.setInputFiles('#file-input', image);
   const thumb = page.locator('tr.result td.thumb img').first();
   await thumb.waitFor({ state: 'visible', timeout: 60_000 });
@@ -111,7 +113,8 @@ test('page in headless Chromium: upload through the file input, result row, colo
   const row = page.locator('tr.result').first();
   assert.match((await row.textContent()) ?? '', new RegExp(basename(image).replace('.', '\\.')));
   const score = Number(await row.locator('.score').textContent());
-  assert.ok(Number.isFinite(score), 'the anomaly score is shown as a number');
+  const want = e2eRef().predict[0].score_acas;
+  assert.equal((await row.locator('.score').textContent())?.trim(), want.toFixed(3), `the page shows the reference score ${want} to 3 decimals`);
   const shot = await page.screenshot();
   writeFileSync(join(SHOTS, 'page.png'), shot);
   const box = (await thumb.boundingBox())!;
