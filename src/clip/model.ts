@@ -1,7 +1,11 @@
 // A loaded CLIP: config + float32 weights under OpenAI names, with compiled text and vision graphs on demand.
+// The weights are held once and lent to every graph; the text tower can be dropped once text features are known
+// and is read again from the checkpoint file when it is needed later.
+import { existsSync } from 'node:fs';
 import { CompiledGraph, Graph, type SessionConfig } from '../graph/index.ts';
+import { loadWeights } from '../io/weights.ts';
 import { type ClipConfig, type TextConfig, inferClipConfig } from './config.ts';
-import { type ClipStateDict } from './state-dict.ts';
+import { type ClipStateDict, normalizeStateDict } from './state-dict.ts';
 import { textFeeds, textTower } from './text.ts';
 import { type Activation } from './transformer.ts';
 import { visionTower } from './vision.ts';
@@ -17,6 +21,8 @@ export class ClipModel {
   readonly config: ClipConfig;
   readonly activation: Activation;
   private readonly sessions = new Map<string, Promise<CompiledGraph>>();
+  /** Text encodings in progress (the text tower is not dropped under them). */
+  private textUsers = 0;
 
   constructor(
     readonly weights: ClipStateDict,
@@ -41,11 +47,50 @@ export class ClipModel {
     return s;
   }
 
+  /** Whether the text tower's weights are in memory. */
+  get textTowerLoaded(): boolean {
+    return this.weights.has('token_embedding.weight');
+  }
+
+  /**
+   * Drops the text tower (its weights and compiled graphs) to save memory; it is read again from the checkpoint
+   * file on the next text encoding. Returns false (and keeps it) when it cannot be read again — the model was not
+   * loaded from a file — or while an encoding is running.
+   */
+  async releaseTextTower(): Promise<boolean> {
+    if (!this.config.text || !this.textTowerLoaded || this.textUsers > 0 || !existsSync(this.source)) return false;
+    for (const [key, s] of [...this.sessions]) {
+      if (!key.startsWith('text:')) continue;
+      this.sessions.delete(key);
+      await (await s).release();
+    }
+    for (const k of [...this.weights.keys()]) if (isTextKey(k)) this.weights.delete(k);
+    return true;
+  }
+
+  private async ensureTextTower(): Promise<void> {
+    if (this.textTowerLoaded) return;
+    const all = normalizeStateDict(await loadWeights(this.source), this.source);
+    if (this.textTowerLoaded) return;
+    for (const [k, t] of all) if (isTextKey(k)) this.weights.set(k, t);
+    inferClipConfig(this.weights, this.source, { visionHeads: this.options.visionHeads, textHeads: this.options.textHeads });
+  }
+
   /**
    * Text embeddings [N, outputDim] (not normalised) for tokenised rows `ids` [N, ctx]. Only the first `len`
    * positions are computed (default: up to the last end token), which is exact because attention is causal.
    */
   async encodeTokens(ids: Int32Array, n: number): Promise<Float32Array> {
+    this.textUsers++;
+    try {
+      await this.ensureTextTower();
+      return await this.encodeLoaded(ids, n);
+    } finally {
+      this.textUsers--;
+    }
+  }
+
+  private async encodeLoaded(ids: Int32Array, n: number): Promise<Float32Array> {
     const cfg = this.textConfig();
     const ctx = ids.length / n;
     if (!Number.isInteger(ctx) || ctx > cfg.contextLength) throw new RangeError(`token rows of length ${ctx} do not fit context ${cfg.contextLength}`);
@@ -79,6 +124,11 @@ export class ClipModel {
     for (const s of this.sessions.values()) await (await s).release();
     this.sessions.clear();
   }
+}
+
+/** The text tower's tensors (OpenAI names): everything but the vision tower and the logit scale. */
+function isTextKey(k: string): boolean {
+  return !k.startsWith('visual.') && k !== 'logit_scale';
 }
 
 export function l2normalizeRows(x: Float32Array, cols: number): Float32Array {

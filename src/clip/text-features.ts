@@ -67,6 +67,7 @@ export async function weightsFingerprint(path: string): Promise<string> {
 
 /**
  * Text features cached on disk under `cacheDir`, keyed by the weights' fingerprint, activation, organ and prompt variant.
+ * Afterwards the model's text tower is dropped from memory (it is read again from the file if another organ needs it).
  */
 export async function cachedTextFeatures(
   model: ClipModel,
@@ -81,14 +82,18 @@ export async function cachedTextFeatures(
     .slice(0, 32);
   const file = join(cacheDir, `text-${key}.f32`);
   const d = model.config.embedDim;
+  let f: Float32Array | null = null;
   try {
     const b = await readFile(file);
-    if (b.byteLength === 2 * d * 4) return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+    if (b.byteLength === 2 * d * 4) f = new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
   } catch {
     // not cached yet
   }
-  const f = await anomalyTextFeatures(model, organ, variant);
-  await mkdir(cacheDir, { recursive: true });
-  await writeFileAtomic(file, [new Uint8Array(f.buffer)], { overwrite: true });
+  if (!f) {
+    f = await anomalyTextFeatures(model, organ, variant);
+    await mkdir(cacheDir, { recursive: true });
+    await writeFileAtomic(file, [new Uint8Array(f.buffer)], { overwrite: true });
+  }
+  await model.releaseTextTower();
   return f;
 }
