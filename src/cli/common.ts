@@ -2,7 +2,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import cliProgress from 'cli-progress';
-import { configureSessions, type Device } from '../graph/index.ts';
+import { DEVICES, configureSessions, type Device } from '../graph/index.ts';
 
 export const EXIT_OK = 0;
 export const EXIT_INPUT_FAILED = 1;
@@ -34,7 +34,7 @@ export interface GlobalOptions {
 }
 
 export function applyGlobal(o: GlobalOptions): void {
-  if (o.device && o.device !== 'cpu' && o.device !== 'cuda') throw new UsageError(`--device must be cpu or cuda, got '${o.device}'`);
+  if (o.device && !DEVICES.includes(o.device)) throw new UsageError(`--device must be ${DEVICES.join(', ')}, got '${o.device}'`);
   configureSessions({ threads: o.threads, device: o.device });
 }
 
