@@ -2,6 +2,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import cliProgress from 'cli-progress';
+import { configureClipHeads } from '../clip/factory.ts';
 import { DEVICES, configureSessions, type Device } from '../graph/index.ts';
 
 export const EXIT_OK = 0;
@@ -31,11 +32,15 @@ export interface GlobalOptions {
   device?: Device;
   json?: boolean;
   quiet?: boolean;
+  /** Attention heads of non-standard CLIP towers (default width // 64, at least 1). */
+  visionHeads?: number;
+  textHeads?: number;
 }
 
 export function applyGlobal(o: GlobalOptions): void {
   if (o.device && !DEVICES.includes(o.device)) throw new UsageError(`--device must be ${DEVICES.join(', ')}, got '${o.device}'`);
   configureSessions({ threads: o.threads, device: o.device });
+  configureClipHeads({ visionHeads: o.visionHeads, textHeads: o.textHeads });
 }
 
 export function parseIntOpt(name: string, min = 1) {

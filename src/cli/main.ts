@@ -21,6 +21,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--device <cpu|cuda>', 'execution device (cuda needs the CUDA build of onnxruntime-node)', 'cpu')
     .option('--json', 'machine-readable output on stdout')
     .option('--quiet', 'no progress output')
+    .option('--vision-heads <n>', 'attention heads of the CLIP vision tower (default: width / 64, at least 1)', parseIntOpt('--vision-heads'))
+    .option('--text-heads <n>', 'attention heads of the CLIP text tower (default: width / 64, at least 1)', parseIntOpt('--text-heads'))
     .enablePositionalOptions(false)
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });

@@ -11,10 +11,21 @@ export interface LoadClipOptions extends ClipOptions {
   heads?: number;
 }
 
+let processHeads: { visionHeads?: number; textHeads?: number } = {};
+
+/** Head counts for every later loadClip call that gives none (the CLI's --vision-heads / --text-heads). */
+export function configureClipHeads(h: { visionHeads?: number; textHeads?: number }): void {
+  processHeads = { visionHeads: h.visionHeads, textHeads: h.textHeads };
+}
+
 /** Reads safetensors, PyTorch zip / TorchScript / legacy files with OpenAI, OpenCLIP or Hugging Face names. */
 export async function loadClip(path: string, options: LoadClipOptions = {}): Promise<ClipModel> {
   const raw = await loadWeights(path);
   const { heads, ...rest } = options;
-  const opts: ClipOptions = { ...rest, visionHeads: rest.visionHeads ?? heads, textHeads: rest.textHeads ?? heads };
+  const opts: ClipOptions = {
+    ...rest,
+    visionHeads: rest.visionHeads ?? heads ?? processHeads.visionHeads,
+    textHeads: rest.textHeads ?? heads ?? processHeads.textHeads,
+  };
   return new ClipModel(normalizeStateDict(raw, path), path, opts);
 }

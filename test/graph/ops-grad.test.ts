@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import * as G from '../../src/graph/index.ts';
 import { gradCheck } from './gradcheck.ts';
 
-const cases: [string, { shape: number[]; lo?: number; hi?: number }[], (...x: G.Value[]) => G.Value][] = [
+const cases: [string, { shape: number[]; lo?: number; hi?: number; data?: Float32Array }[], (...x: G.Value[]) => G.Value][] = [
   ['Add broadcast', [{ shape: [2, 1, 3] }, { shape: [4, 1] }], (a, b) => G.add(a, b)],
   ['Sub broadcast', [{ shape: [2, 3] }, { shape: [3] }], (a, b) => G.sub(a, b)],
   ['Mul broadcast', [{ shape: [2, 3] }, { shape: [2, 1] }], (a, b) => G.mul(a, b)],
