@@ -1,21 +1,5 @@
 // MVFA scoring as graph nodes: zero-shot (text) maps and scores, few-shot (memory-bank) distances.
-import {
-  type Graph,
-  type Value,
-  clip,
-  div,
-  matmul,
-  mul,
-  reduceMax,
-  reduceMean,
-  reduceSum,
-  reshape,
-  slice,
-  softmax,
-  sqrt,
-  sub,
-  transpose,
-} from '../graph/index.ts';
+import { type Value, clip, div, matmul, mul, reduceMax, reduceMean, reduceSum, reshape, slice, softmax, sqrt, sub, transpose } from '../graph/index.ts';
 import { bilinearAlignCornersMatrix } from '../io/resample.ts';
 
 /** Patch tokens (class token dropped) of a level's mid [B, T, D] → [B, T−1, D]. */
@@ -87,8 +71,4 @@ export function memoryDistance(query: Value, bankT: Value): Value {
   const grid = Math.round(Math.sqrt(n));
   const sim = matmul(query, bankT); // [B, N, M]
   return reshape(sub(1, reduceMax(sim, [2])), [b, grid, grid]);
-}
-
-export function scalarGraphInput(g: Graph, name: string, shape: number[]): Value {
-  return g.input(name, shape);
 }
