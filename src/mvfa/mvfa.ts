@@ -1,4 +1,19 @@
 // The MVFA model a user holds: CLIP backbone + adapters + text features (+ memory banks), scoring images.
+//
+// The method (CVPR 2024; official train_few.py / test_few.py, spec in §3–§5), step by step, and where each lives:
+//   text features   T = mean of normalised prompt embeddings, [normal; abnormal]  clip/text-features.ts anomalyTextFeatures
+//   input           RGB → bicubic 240×240 → [0,1]                                 io/medical-image.ts medicalRasterToTensor
+//   frozen blocks   patch-embed, +pos, ln_pre, blocks 1..levels[0]                 network.ts frozenPrefix
+//   adapters        mid = LReLU(x·W1ᵀ), out = LReLU(mid·W2ᵀ) at blocks 6/12/18/24   adapters.ts adapter
+//   residual        x ← 0.8·x + 0.1·seg(x) + 0.1·det(x)                            network.ts adaptedTail
+//   zero-shot       100·P̂·T̂ᵀ → softmax → bilinear upsampling, Σ over levels        scoring.ts zeroShotLogits, segProbabilities,
+//                   (seg map S_zero; det score c_zero = mean abnormal probability)  abnormalChannel, detScore; inference.ts
+//   memory bank     min over the bank of (1 − cos), upsampled, Σ over levels       scoring.ts memoryDistance; inference.ts
+//   losses          focal + dice (seg, AC+AS), BCE (det), Σ over levels            losses.ts; training-graph.ts compileTrainStep
+//   optimiser       Adam (β 0.5, 0.999), lr 1e-3, 50 epochs, ×11 augmentation      adam.ts; trainer.ts; defaults.ts MVFA_DEFAULTS
+//   fusion          0.5·norm(zero) + 0.5·norm(few), min–max over the test set      fusion.ts fuse, fuseRun
+//                   (or over a stored calibration set for single images)           fusion.ts calibrate, fuseCalibrated
+//   image score     max of the fused map (AC+AS), fused det scores (AC)            fusion.ts fuse
 import { type CompiledGraph, type SessionConfig } from '../graph/index.ts';
 import { existsSync } from 'node:fs';
 import { type ClipModel } from '../clip/model.ts';
