@@ -1,10 +1,10 @@
 // Benchmark protocols of the paper: few-shot (train on a K-shot split of valid/, test on test/) and zero-shot
 // (leave-one-out: train on the other datasets' test splits, evaluate on the target).
-import { join } from 'node:path';
-import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
 import { type ClipModel } from '../clip/model.ts';
 import { cachedTextFeatures } from '../clip/text-features.ts';
-import { BMAD_KEYS, DATASETS, isBmadKey } from '../data/datasets.ts';
+import { BMAD_KEYS, DATASETS, DatasetError, isBmadKey } from '../data/datasets.ts';
 import { drawFewShotSplit, fewShotSplit } from '../data/fewshot.ts';
 import { type Dataset, openDataset, orderedItems } from '../data/layout.ts';
 import { type AugmentMode, augmentSupport } from '../data/training-set.ts';
@@ -13,6 +13,7 @@ import { initAdapters } from '../mvfa/adapters.ts';
 import { Mvfa } from '../mvfa/mvfa.ts';
 import { type TrainSample, trainAdapters } from '../mvfa/trainer.ts';
 import { type EvalResult, evaluateSplit } from './evaluate.ts';
+import { epochStepper } from './epoch-progress.ts';
 import { fitMvfa } from './fit.ts';
 
 export interface ProtocolCommon {
@@ -38,10 +39,37 @@ export interface RunResult {
 }
 
 /** Opens a BMAD dataset by key under `data`, or any folder in the same layout (organ required then). */
+/** File in a dataset folder that names its organ (first non-empty line), for folders that are not BMAD sets. */
+export const ORGAN_FILE = 'organ.txt';
+
+/** The organ named by `dir/organ.txt`, or undefined when there is no such file. */
+export function organFromFile(dir: string): string | undefined {
+  const file = join(dir, ORGAN_FILE);
+  if (!existsSync(file)) return undefined;
+  const organ = readFileSync(file, 'utf8')
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .find((l) => l !== '');
+  if (!organ) throw new DatasetError(`${file} is empty: write the organ name (e.g. "breast ultrasound") on its first line`);
+  return organ;
+}
+
+/**
+ * Opens a dataset by BMAD key or folder (under `data`, else as a path). The organ is `organ` when given, else the
+ * folder's organ.txt, else (BMAD sets only) the official one; any other folder without either is an error saying how
+ * to name it.
+ */
 export function resolveDataset(data: string, name: string, organ?: string): Dataset {
-  if (isBmadKey(name)) return openDataset(join(data, DATASETS[name].folder), organ ? { organ } : {});
-  const dir = existsSync(join(data, name)) ? join(data, name) : name;
-  return openDataset(dir, organ ? { organ } : {});
+  const dir = isBmadKey(name) ? join(data, DATASETS[name].folder) : existsSync(join(data, name)) ? join(data, name) : name;
+  const named = organ ?? organFromFile(dir);
+  try {
+    return openDataset(dir, named ? { organ: named } : {});
+  } catch (e) {
+    if (e instanceof DatasetError && named === undefined && e.message.includes('an organ name is required')) {
+      throw new DatasetError(`${e.message}: pass --organ NAME, or write the organ name in ${join(resolve(dir), ORGAN_FILE)}`);
+    }
+    throw e;
+  }
 }
 
 export interface FewShotOptions extends ProtocolCommon {
@@ -82,8 +110,9 @@ export async function fewShotProtocol(o: FewShotOptions): Promise<RunResult[]> {
       batchSize: o.batchSize,
       out: join(o.workDir, `adapters_run${run}.safetensors`),
       overwrite: true,
-      onStage: (s, d, t) => o.onStage?.(`run ${run + 1}: ${s}`, d, t),
-      onStep: (s, per) => o.onStage?.(`run ${run + 1}: train`, s.step + 1, per * o.epochs),
+      // epoch ends are already visible as the per-epoch training bars
+      onStage: (s, d, t) => (s === 'epoch' ? undefined : o.onStage?.(`run ${run + 1}: ${s}`, d, t)),
+      onStep: epochStepper(`run ${run + 1}: train`, o.epochs, (l, d, t) => o.onStage?.(l, d, t)),
     });
     const tTrain = Date.now();
     const model = new Mvfa(o.clip, fit.checkpoint.adapters, text, fit.checkpoint.calibration ?? null, { imageSize: o.imageSize });
@@ -110,6 +139,8 @@ export async function fewShotProtocol(o: FewShotOptions): Promise<RunResult[]> {
 export interface ZeroShotOptions extends ProtocolCommon {
   data: string;
   target: string;
+  /** Organ of the target (else its organ.txt, else the BMAD one); each source names its own in its organ.txt. */
+  organ?: string;
   /** Source datasets (default: every other BMAD dataset present under `data`). */
   sources?: string[];
   runs: number;
@@ -117,7 +148,7 @@ export interface ZeroShotOptions extends ProtocolCommon {
 
 /** Leave-one-out zero-shot protocol (official: other datasets' test splits, lr 1e-4, no augmentation). */
 export async function zeroShotProtocol(o: ZeroShotOptions): Promise<RunResult[]> {
-  const target = resolveDataset(o.data, o.target);
+  const target = resolveDataset(o.data, o.target, o.organ);
   const sources = (o.sources ?? BMAD_KEYS.filter((k) => k !== target.info.key && existsSync(join(o.data, DATASETS[k].folder)))).map((k) =>
     resolveDataset(o.data, k),
   );
@@ -137,6 +168,7 @@ export async function zeroShotProtocol(o: ZeroShotOptions): Promise<RunResult[]>
     const t0 = Date.now();
     const init = initAdapters(o.clip.config.vision.width, o.clip.config.embedDim, o.levels, o.seed + run);
     const bb = { weights: o.clip.weights, vision: o.clip.config.vision, activation: o.clip.activation };
+    const trainProgress = epochStepper(`run ${run + 1}: train`, o.epochs, (l, d, t) => o.onStage?.(l, d, t));
     const tr = await trainAdapters(bb, init, text, samples, {
       epochs: o.epochs,
       lr: o.lr,
@@ -144,7 +176,7 @@ export async function zeroShotProtocol(o: ZeroShotOptions): Promise<RunResult[]>
       batchSize: o.batchSize,
       shuffle: true,
       seed: o.seed + run,
-      onStep: (s) => o.onStage?.(`run ${run + 1}: train`, s.step + 1, samples.length * o.epochs),
+      onStep: (s) => trainProgress(s, Math.ceil(samples.length / o.batchSize)),
     });
     const tTrain = Date.now();
     const model = new Mvfa(o.clip, tr.adapters, text, null, { imageSize: o.imageSize });

@@ -128,8 +128,13 @@ export function registerBench(program: Command, run: (f: () => Promise<number>) 
     .description("zero-shot, leave-one-out: train on the other datasets' test splits, evaluate on the target")
     .requiredOption('--target <name>', 'target BMAD dataset')
     .option('--sources <list>', 'comma-separated source datasets (default: all other BMAD datasets present)')
-    .addHelpText('after', '\nExample:\n  mvfa bench zero --data data --target Liver --epochs 1')
-    .action((o: BenchOpts & { target: string; sources?: string }) =>
+    .option('--organ <name>', 'organ of a target folder that is not a BMAD dataset (else its organ.txt); sources name theirs in organ.txt')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  mvfa bench zero --data data --target Liver --epochs 1\n  mvfa bench zero --data mydata --target Breast_AD --organ "breast ultrasound" --sources Liver,Thyroid_AD\n' +
+        '  (a source folder that is not a BMAD dataset names its organ on the first line of its organ.txt)',
+    )
+    .action((o: BenchOpts & { target: string; sources?: string; organ?: string }) =>
       run(async () => {
         applyGlobal(o);
         const t0 = Date.now();
@@ -142,6 +147,7 @@ export function registerBench(program: Command, run: (f: () => Promise<number>) 
           cacheDir: cacheDir(),
           data: o.data,
           target: o.target,
+          organ: o.organ,
           sources: o.sources?.split(','),
           runs: o.runs,
           epochs: o.epochs,

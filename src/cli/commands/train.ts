@@ -109,12 +109,14 @@ export function registerTrain(program: Command, run: (f: () => Promise<number>) 
               if (done === total) bar!.stop();
             }
           },
+          // one bar per epoch, labelled with the epoch that is running, counting that epoch's steps
           onStep: (s, perEpoch) => {
-            if (barKind !== 'train') {
-              bar = progress('train', perEpoch * o.epochs, o.quiet);
-              barKind = 'train';
+            if (barKind !== `train ${s.epoch}`) {
+              bar?.stop();
+              bar = progress(`train epoch ${s.epoch + 1}/${o.epochs}`, perEpoch, o.quiet);
+              barKind = `train ${s.epoch}`;
             }
-            bar!.tick(1, `epoch ${s.epoch + 1}/${o.epochs} loss ${s.total.toFixed(4)}`);
+            bar!.tick(1, `loss ${s.total.toFixed(4)}`);
           },
         });
         (bar as Progress | null)?.stop();
