@@ -12,6 +12,7 @@ import { after, before, test } from 'node:test';
 import sharp from 'sharp';
 import { initAdapters } from '../../src/mvfa/adapters.ts';
 import { saveAdapters } from '../../src/mvfa/checkpoint.ts';
+import { allowedHostNames, exposureWarning, hostAllowed, sameOriginRequest } from '../../src/web/host-check.ts';
 import { ModelHost } from '../../src/web/model-host.ts';
 import { type RunningServer, type ServeOptions, startServer } from '../../src/web/server.ts';
 import { TINY_CLIP, writeTinyClip } from '../support/tiny-clip.ts';
@@ -166,6 +167,48 @@ test('hole 10: only requests naming the server are answered; other Host headers 
   });
 });
 
+test("hole 10: a wildcard address allows this machine's names and addresses only; the warning says what exposure means", () => {
+  const names = allowedHostNames('0.0.0.0', ['mvfa.lab.example'], { interfaces: ['192.168.1.20', 'fe80::1'], machine: 'lab-pc' });
+  for (const ok of ['192.168.1.20:8765', '[fe80::1]:8765', 'lab-pc:8765', 'lab-pc.local:8765', 'LAB-PC.:8765', 'mvfa.lab.example:8765', 'localhost:8765'])
+    assert.ok(hostAllowed(ok, names, 8765), ok);
+  for (const bad of ['attacker.example:8765', '192.168.1.21:8765', '192.168.1.20:8766', '192.168.1.20', 'lab-pc.attacker.example:8765', '', 'a b:8765'])
+    assert.ok(!hostAllowed(bad, names, 8765), bad);
+  const lan = allowedHostNames('192.168.1.20', []);
+  assert.ok(hostAllowed('192.168.1.20:9000', lan, 9000));
+  assert.ok(!hostAllowed('attacker.example:9000', lan, 9000), 'a rebinding name is refused off loopback too');
+  const w = exposureWarning('0.0.0.0', 8765, [...names]);
+  assert.match(w, /every network address of this computer/);
+  assert.match(w, /upload images \(patient data\)/);
+  assert.match(w, /unencrypted/);
+  assert.match(w, /--allow-host/);
+  assert.match(w, /--host 127\.0\.0\.1/);
+});
+
+test('hole 10: with port 80 a Host header without a port (as browsers send it) is this server', async (t) => {
+  assert.ok(hostAllowed('127.0.0.1', allowedHostNames('127.0.0.1'), 80));
+  assert.ok(hostAllowed('127.0.0.1:80', allowedHostNames('127.0.0.1'), 80));
+  assert.ok(sameOriginRequest('http://127.0.0.1', '127.0.0.1', 80));
+  assert.ok(sameOriginRequest('http://127.0.0.1', '127.0.0.1:80', 80));
+  assert.ok(!sameOriginRequest('https://127.0.0.1', '127.0.0.1', 80));
+  let s: RunningServer;
+  try {
+    s = await startServer(options({ clipPaths: [], adapterPaths: [], port: 80 }));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EADDRINUSE' || code === 'EPERM') return t.skip(`cannot listen on 127.0.0.1:80 here (${code})`);
+    throw e;
+  }
+  try {
+    assert.equal((await send(80, 'GET', '/api/status', { Host: '127.0.0.1' })).status, 200);
+    assert.equal((await send(80, 'GET', '/api/status', { Host: 'localhost' })).status, 200);
+    const post = await send(80, 'POST', '/api/model', { Host: '127.0.0.1', Origin: 'http://127.0.0.1', 'Content-Type': 'application/json' }, Buffer.from('{}'));
+    assert.equal(post.status, 400, "the page's own POST passes the Origin check (and fails only on its empty body)");
+    assert.equal((await send(80, 'GET', '/api/status', { Host: 'attacker.example' })).status, 403);
+  } finally {
+    await s.close();
+  }
+});
+
 // ---- hole 11: concurrency ----
 
 test('hole 11: prediction slots are reserved before an upload is read; the server answers others meanwhile', async () => {
@@ -233,7 +276,7 @@ test('hole 11: one training upload at a time: the check and the claim come befor
   });
 });
 
-test('hole 11: model tasks are bounded; extra ones are refused with 503 and Retry-After', async () => {
+test('hole 11: model tasks are bounded; extra ones are refused with 503', async () => {
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
   class SlowHost extends ModelHost {
@@ -378,7 +421,8 @@ test('hole 12: mvfa serve removes its private folder on SIGTERM; after SIGKILL t
       let out = '';
       child.stdout!.on('data', (c: Buffer) => {
         out += c.toString();
-        if (out.includes('\n')) resolve();
+        // The --json line with the address comes once the server is up and its signal handlers are set.
+        if (out.split('\n').some((l) => l.startsWith('{"url"'))) resolve();
       });
       child.on('exit', (code) => reject(new Error(`exited ${code}: ${err}`)));
       setTimeout(() => reject(new Error(`no address within 120 s: ${err}`)), 120_000).unref();
@@ -386,8 +430,8 @@ test('hole 12: mvfa serve removes its private folder on SIGTERM; after SIGKILL t
     return child;
   };
   const stop = (child: ReturnType<typeof spawn>, signal: NodeJS.Signals) =>
-    new Promise<number | null>((resolve) => {
-      child.on('exit', (c) => resolve(c));
+    new Promise<number | string | null>((resolve) => {
+      child.on('exit', (c, sig) => resolve(c ?? sig));
       child.kill(signal);
     });
   const a = await start();

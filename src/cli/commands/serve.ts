@@ -74,6 +74,19 @@ export function registerServe(program: Command, run: (f: () => Promise<number>) 
         if (o.support && !existsSync(o.support)) throw new UsageError(`--support ${o.support}: no such folder`);
         for (const h of o.allowHost)
           if (!/^[A-Za-z0-9.:[\]_-]{1,253}$/.test(h)) throw new UsageError(`--allow-host ${JSON.stringify(h)}: not a host name or address`);
+        // Signals are handled from here on: before the server is up, the process exits at once (the exit handlers
+        // remove the private upload folder); afterwards the server is closed in order.
+        let up = false;
+        let wake = (): void => {};
+        const stopped = new Promise<void>((resolve) => (wake = resolve));
+        const onSignal = (sig: NodeJS.Signals): void => {
+          if (!up) process.exit(sig === 'SIGINT' ? 130 : 143);
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
+          wake();
+        };
+        process.on('SIGINT', onSignal);
+        process.on('SIGTERM', onSignal);
         const srv = await startServer({
           clipPaths,
           adapterPaths: o.adapters,
@@ -100,19 +113,12 @@ export function registerServe(program: Command, run: (f: () => Promise<number>) 
           maxEpochs: o.maxEpochs,
           log: (m) => log(o.quiet, m),
         });
+        up = true;
         const onRejection = (e: unknown) => log(false, `error: ${e instanceof Error ? e.message : String(e)}`);
         process.on('unhandledRejection', onRejection);
         if (o.json) process.stdout.write(`${JSON.stringify({ url: srv.url, host: srv.host, port: srv.port })}\n`);
         log(false, `mvfa serve: open ${srv.url} in a web browser (Ctrl+C to stop)`);
-        await new Promise<void>((resolve) => {
-          const stop = () => {
-            process.off('SIGINT', stop);
-            process.off('SIGTERM', stop);
-            resolve();
-          };
-          process.on('SIGINT', stop);
-          process.on('SIGTERM', stop);
-        });
+        await stopped;
         log(o.quiet, 'stopping…');
         await srv.close();
         process.off('unhandledRejection', onRejection);
