@@ -42,8 +42,8 @@ test('README library example: loadClip → train → Mvfa.load → setSupport �
     for (const f of train4) raws.push((await predict(model, f)).raw);
     const want = rangesOf(raws);
     for (const k of ['zeroSeg', 'fewSeg', 'zeroDet'] as const) {
-      near(cal[k].min, want[k]!.min, 1e-6, `calibration ${k}.min`);
-      near(cal[k].max, want[k]!.max, 1e-6, `calibration ${k}.max`);
+      near(cal[k]!.min, want[k]!.min, 1e-6, `calibration ${k}.min`);
+      near(cal[k]!.max, want[k]!.max, 1e-6, `calibration ${k}.max`);
     }
     const r = await predict(model, repoPath(e2eRef().predict[0].image));
     assert.equal(r.map.length, 56 * 56);
@@ -72,7 +72,7 @@ test('library scores equal the PyTorch/numpy reference (frozen adapters: calibra
     const cal = acas.checkpoint.calibration!;
     let worst = 0;
     for (const k of ['zeroSeg', 'fewSeg', 'zeroDet', 'fewDet'] as const)
-      for (const end of ['min', 'max'] as const) worst = Math.max(worst, near(cal[k][end], ref.train.calibration[k][end], 2e-5, `calibration ${k}.${end}`));
+      for (const end of ['min', 'max'] as const) worst = Math.max(worst, near(cal[k]![end], ref.train.calibration[k][end], 2e-5, `calibration ${k}.${end}`));
     t.diagnostic(`calibration ranges: max error ${worst.toExponential(2)}`);
     const model = await Mvfa.load(clip, join(dir, 'acas.safetensors'));
     await model.setSupport(normals);

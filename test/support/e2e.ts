@@ -149,7 +149,7 @@ function norm(v: number, r: Range): number {
  * Single-image score: AC+AS → max over pixels of 0.5·norm(zero_seg) + 0.5·norm(few_seg) (zero_seg alone without a
  * memory bank); AC → 0.5·norm(zero_det) + 0.5·norm(mean few_det) (zero_det alone without a bank).
  */
-export function officialScore(raw: RawDump, cal: Partial<Ranges>, task: 'AC+AS' | 'AC'): number {
+export function officialScore(raw: RawDump, cal: { [K in keyof Ranges]?: Range | null }, task: 'AC+AS' | 'AC'): number {
   if (task === 'AC+AS') {
     let best = -Infinity;
     for (let p = 0; p < raw.zeroSeg.length; p++) {
