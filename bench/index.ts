@@ -54,6 +54,7 @@ async function main(): Promise<void> {
     if (r.status !== 0) throw new Error(`metrics benchmark failed: ${r.stderr}`);
     Object.assign(out, JSON.parse(r.stdout) as Record<string, number>);
   }
+  if (!onlyArg || only.includes('queue')) Object.assign(out, await (await import('./queue.ts')).benchQueue()); // #13: queue overhead, 1 vs 2 workers
   if (typeof out.torch_block_fwd_ms === 'number' && typeof out.block_fwd_ms === 'number') {
     out.speedup_block_fwd = out.torch_block_fwd_ms / out.block_fwd_ms;
     out.speedup_block_fwdbwd = (out.torch_block_fwdbwd_ms as number) / (out.block_fwdbwd_ms as number);

@@ -138,7 +138,7 @@ const scoredLines = (log: string) => log.split('\n').filter((l) => l.startsWith(
 
 test('two workers, one SIGKILLed mid-task: every image scored once, equal to predict; a bad file fails alone', { timeout: 300_000 }, async (t) => {
   const job = 'kill-test';
-  const sub = mvfa(['queue', 'submit', '--redis', redis.url, '--job', job, ...model(), '--json', ...images, bad]);
+  const sub = mvfa(['queue', 'submit', '--redis', redis.url, '--job', job, '--chunk', '1', ...model(), '--json', ...images, bad]);
   assert.equal(sub.code, 0, sub.stderr);
   assert.deepEqual(JSON.parse(sub.stdout), { job, images: images.length + 1 });
   // The same job name again is refused.

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Redis } from 'ioredis';
 import { QueueError, checkRedisUrl, connectRedis, maskUrl } from '../../engine/queue/connection.ts';
-import { type ModelSpec, checkJobName, jobKey, jobStatus, readFiles, readHash, readMeta, submitJob } from '../../engine/queue/jobs.ts';
+import { DEFAULT_CHUNK, type ModelSpec, checkJobName, jobKey, jobStatus, readFiles, readHash, readMeta, submitJob } from '../../engine/queue/jobs.ts';
 import { assembleResults } from '../../engine/queue/records.ts';
 import { runInputs } from '../../engine/shard.ts';
 import { type GlobalOptions, EXIT_INPUT_FAILED, EXIT_OK, UsageError, expandInputs, parseIntOpt, parseLevels } from '../common.ts';
@@ -64,7 +64,7 @@ export function registerQueue(program: Command, run: Run): void {
     .option('--window <auto|minmax|C,W>', 'display window for DICOM and NIfTI')
     .option('--out <dir>', 'shared folder where workers write heatmap overlays')
     .option('--dump <dir>', 'shared folder where workers write raw maps (needed to fuse adapters without calibration)')
-    .option('--chunk <n>', 'images per task (default 1: the queue costs < 1 ms per task)', parseIntOpt('--chunk'), 1)
+    .option('--chunk <n>', `images per task (default ${DEFAULT_CHUNK}: under 1 ms of queue work per image)`, parseIntOpt('--chunk'), DEFAULT_CHUNK)
     .argument('<images...>', 'image files or folders')
     .addHelpText('after', '\nExample:\n  mvfa queue submit --redis redis://queue:6379 --job brain-2026 --adapters /shared/brain.safetensors /shared/scans/')
     .action((images: string[], o: RedisOpts & Omit<ModelSpec, 'supportAugment'> & { supportAugment: string; out?: string; dump?: string; chunk: number }) =>
