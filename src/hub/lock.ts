@@ -2,7 +2,7 @@
 // file, in one process or several, never write the same `.incomplete` at once. The lock holds `pid@host`; a lock
 // left by a process of this host that no longer runs is taken over.
 import { hostname } from 'node:os';
-import { open, readFile, unlink } from 'node:fs/promises';
+import { open, readFile, stat, unlink } from 'node:fs/promises';
 
 export interface LockOptions {
   signal?: AbortSignal;
@@ -25,6 +25,15 @@ function holderAlive(text: string): boolean {
     return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function emptyForLong(path: string): Promise<boolean> {
+  try {
+    const st = await stat(path);
+    return st.size === 0 && Date.now() - st.mtimeMs > 10_000;
+  } catch {
+    return false;
   }
 }
 
@@ -60,8 +69,9 @@ export async function withFileLock<T>(path: string, fn: () => Promise<T>, opts: 
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
     const holder = await readFile(path, 'utf8').catch(() => '');
-    // An empty lock is one being written right now: treat it as alive.
-    if (holder !== '' && !holderAlive(holder)) {
+    // An empty lock is one being written right now, unless it has stayed empty (its writer died in between).
+    const stale = holder === '' ? await emptyForLong(path) : !holderAlive(holder);
+    if (stale) {
       await unlink(path).catch(() => undefined);
       continue;
     }

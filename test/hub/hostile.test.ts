@@ -2,7 +2,7 @@
 // is a path, a redirect that carries the token to another origin, two downloads of one file at once, a stale lock.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { hostname, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -225,4 +225,16 @@ test('hole 9: a GET that the endpoint redirects to another origin does not carry
   const got = other.requests.filter((r) => r.method === 'GET');
   assert.equal(got.length, 1);
   assert.equal(got[0].authorization, undefined);
+});
+
+test('the .incomplete race: an empty lock left long ago (its writer died before writing its name) is taken over', async () => {
+  const blobs = join(cache, 'models--acme--clip-test', 'blobs');
+  mkdirSync(blobs, { recursive: true });
+  const lock = join(blobs, `${sha256Hex(WEIGHTS)}.lock`);
+  writeFileSync(lock, '');
+  const old = new Date(Date.now() - 60_000);
+  utimesSync(lock, old, old);
+  const path = await hubDownload(opts());
+  assert.deepEqual(readFileSync(path), WEIGHTS);
+  assert.deepEqual(readdirSync(blobs), [sha256Hex(WEIGHTS)]);
 });
