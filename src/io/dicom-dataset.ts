@@ -77,15 +77,18 @@ export async function parse(bytes: Uint8Array, name: string, opts: ParseOptions 
   if (bytes.length === 0) throw new DicomError(name, 'empty file, 0 bytes');
   const magic = bytes.length >= 132 && String.fromCharCode(bytes[128], bytes[129], bytes[130], bytes[131]) === 'DICM';
   if (!magic) throw new DicomError(name, "not a DICOM file (no 'DICM' marker at byte 128)");
-  let meta: DataSet & { position?: number };
-  try {
-    meta = dicomParser.readPart10Header(bytes);
-  } catch (err) {
-    throw new DicomError(name, `truncated or corrupt DICOM data (${failure(err)})`);
-  }
-  const tsEl = meta.elements.x00020010;
-  if (!tsEl) throw new DicomError(name, 'missing Transfer Syntax UID (0002,0010) in the file meta information');
-  const ts = (meta.string('x00020010') ?? '').trim();
+  const guard = <T>(fn: () => T): T => {
+    try {
+      return fn();
+    } catch (err) {
+      throw new DicomError(name, `truncated or corrupt DICOM data (${failure(err)})`);
+    }
+  };
+  const meta: DataSet & { position?: number } = guard(() => dicomParser.readPart10Header(bytes));
+  const ts = guard(() => {
+    if (!meta.elements.x00020010) throw new Error('missing required meta header attribute 0002,0010');
+    return (meta.string('x00020010') ?? '').trim();
+  });
   const position = meta.position ?? 0;
   let byteArray = bytes;
   if (ts === DEFLATED) {
@@ -103,9 +106,9 @@ export async function parse(bytes: Uint8Array, name: string, opts: ParseOptions 
     explicit = !explicit;
   }
   const parser = ts === EXPLICIT_BE ? dicomParser.bigEndianByteArrayParser : dicomParser.littleEndianByteArrayParser;
-  const stream = new dicomParser.ByteStream(parser, byteArray, position);
   const ds = new DataSetClass(parser, byteArray, {});
-  try {
+  guard(() => {
+    const stream = new dicomParser.ByteStream(parser, byteArray, position);
     if (explicit) dicomParser.parseDicomDataSetExplicit(ds, stream, byteArray.length);
     else {
       // Undefined-length pixel data in an implicit VR data set can only be encapsulated: keep dicom-parser from
@@ -115,9 +118,7 @@ export async function parse(bytes: Uint8Array, name: string, opts: ParseOptions 
       const px = ds.elements.x7fe00010;
       if (px?.hadUndefinedLength) dicomParser.findEndOfEncapsulatedElement(new dicomParser.ByteStream(parser, byteArray, px.dataOffset), px, warnings);
     }
-  } catch (err) {
-    throw new DicomError(name, `truncated or corrupt DICOM data (${failure(err)})`);
-  }
+  });
   for (const [tag, el] of Object.entries(meta.elements)) ds.elements[tag] = el;
   return { ds, warnings };
 }

@@ -108,7 +108,8 @@ export function ioOrientation(affine: Mat4): { axis: number; flip: 1 | -1 }[] {
     let bestAbs = -1;
     for (let r = 0; r < 3; r++) {
       if (used.has(r)) continue;
-      const a = Math.abs(R[r][c]);
+      // A non-finite affine (NaN pixdim or quaternion) orients nothing: its axes are taken as stored.
+      const a = Number.isFinite(R[r][c]) ? Math.abs(R[r][c]) : 0;
       if (a > bestAbs) {
         bestAbs = a;
         best = r;

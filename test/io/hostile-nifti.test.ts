@@ -63,3 +63,9 @@ test('hole 6: an uncompressed file with vox_offset past its end or below the hea
     message: 'inf.nii: invalid vox_offset Infinity',
   });
 });
+
+test('a NaN pixdim leaves the axes as stored (nibabel reads such a file; its orientation is undefined)', async () => {
+  const v = await readNifti(B.cat([B.niftiHeader({ dims: [2, 2, 1], pixdim: [1, NaN, 1, 1] }), Uint8Array.of(1, 2, 3, 4)]), { name: 'nan-pixdim.nii' });
+  assert.deepEqual([...v.data], [1, 2, 3, 4]);
+  assert.deepEqual(v.axisCodes, ['R', 'A', 'S']);
+});
