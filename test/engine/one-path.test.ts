@@ -193,6 +193,7 @@ test('adapters without calibration: the CLI writes heatmaps and scores with minâ
 test('zero-shot without calibration: the score is the raw det score of the image, the same on every path', async () => {
   const r = mvfa(['predict', '--clip', clipPath, '--adapters', uncalibrated, '--organ', organ, '--json', '--quiet', ...images]);
   assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stderr.match(/stores no calibration/g)?.length, 1, 'the rule is said once, even with --quiet');
   const cli = JSON.parse(r.stdout) as { results: { score: number; zero_det: number }[] };
   for (const x of cli.results) assert.equal(x.score, x.zero_det);
   const host = new ModelHost({ clipPaths: [clipPath], adapterPaths: [uncalibrated], organ, cacheDir: join(dir, 'cache') });

@@ -143,8 +143,9 @@ export function registerPredict(program: Command, run: (f: () => Promise<number>
             const all = engine.fuse(raws);
             rule = all.rule;
             all.predictions.forEach((p, i) => (rows[i] = row(p)));
+            // Said even with --quiet: it is what the numbers mean, not progress.
             log(
-              o.quiet,
+              false,
               `note: ${o.adapters} stores no calibration, so scores and heatmaps use the ${describeRule(rule)}` +
                 (raws.length === 1 ? ' (one image: its map is normalised over itself; score images together)' : ''),
             );
