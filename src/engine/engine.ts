@@ -159,7 +159,7 @@ export class Engine {
   }
 
   /** Raw branch outputs of one image with the model in use (independent of any other image). */
-  score(image: ImageInput): Promise<BranchScores> {
+  async score(image: ImageInput): Promise<BranchScores> {
     return scoreImage(this.active(), image);
   }
 
@@ -169,7 +169,7 @@ export class Engine {
   }
 
   /** One image scored alone (see `predictImage`). */
-  predict(image: ImageInput): Promise<Prediction> {
+  async predict(image: ImageInput): Promise<Prediction> {
     return predictImage(this.active(), image);
   }
 

@@ -125,6 +125,11 @@ export class Mvfa {
     this.bankGraph = compileMemorySearch(this.adapters.levels.length, 1, this.tokens, this.adapters.bottleneck, banks.seg.size, this.imageSize, this.config);
   }
 
+  /** Whether compiled graphs are held (false after `release()`, until the model is used again). */
+  get holdsGraphs(): boolean {
+    return this.inferGraph !== null || this.bankGraph !== null;
+  }
+
   get hasSupport(): boolean {
     return this.banks !== null;
   }
