@@ -2,6 +2,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic-write.ts';
+import { MVFA_DEFAULTS } from '../mvfa/defaults.ts';
 import { type GalleryItem, type MetricsRow, heatmapOverlay, markdownTable, renderHtmlReport, rocSeries } from '../report/index.ts';
 import { type RunResult } from './protocols.ts';
 
@@ -67,7 +68,7 @@ export async function writeBenchReport(b: BenchReportInput): Promise<{ json: str
   const gallery: GalleryItem[] = [];
   for (const s of first.samples) {
     if (s.map.length === 0) continue;
-    const png = await heatmapOverlay({ image: s.path, map: s.map, range: { min: 0, max: 1 }, groundTruth: s.mask ?? undefined, outSize: 240 });
+    const png = await heatmapOverlay({ image: s.path, map: s.map, range: { min: 0, max: 1 }, groundTruth: s.mask ?? undefined, outSize: MVFA_DEFAULTS.imageSize });
     const name = basename(s.path);
     gallery.push({ name, label: s.label, score: s.score, image: png });
     await mkdir(join(b.outDir, 'overlays'), { recursive: true });
