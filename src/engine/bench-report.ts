@@ -68,7 +68,13 @@ export async function writeBenchReport(b: BenchReportInput): Promise<{ json: str
   const gallery: GalleryItem[] = [];
   for (const s of first.samples) {
     if (s.map.length === 0) continue;
-    const png = await heatmapOverlay({ image: s.path, map: s.map, range: { min: 0, max: 1 }, groundTruth: s.mask ?? undefined, outSize: MVFA_DEFAULTS.imageSize });
+    const png = await heatmapOverlay({
+      image: s.path,
+      map: s.map,
+      range: { min: 0, max: 1 },
+      groundTruth: s.mask ?? undefined,
+      outSize: MVFA_DEFAULTS.imageSize,
+    });
     const name = basename(s.path);
     gallery.push({ name, label: s.label, score: s.score, image: png });
     await mkdir(join(b.outDir, 'overlays'), { recursive: true });
