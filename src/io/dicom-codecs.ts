@@ -60,7 +60,8 @@ function jpegInfo(b: Uint8Array, isSof: (marker: number) => boolean = isJpegSof)
     const len = (b[i + 2] << 8) | b[i + 3];
     const tag = (o: number, s: string): boolean => [...s].every((c, k) => b[i + 4 + o + k] === c.charCodeAt(0));
     if (m === 0xe0 && tag(0, 'JFIF\0')) hasJfif = true;
-    if (m === 0xee && tag(0, 'Adobe')) hasAdobe = true;
+    // libjpeg honours an Adobe marker only when it holds the transform flag (12 data bytes).
+    if (m === 0xee && tag(0, 'Adobe') && len >= 14) hasAdobe = true;
     if (isSof(m)) {
       if (i + 10 > b.length) break;
       return {
