@@ -21,6 +21,7 @@ const demo = join(REPO, 'demo/BUSI_demo_AD/test');
 let redis: RedisServer;
 let clip = '';
 const adapters = join(dir, 'adapters.safetensors');
+const plain = join(dir, 'plain.safetensors'); // no stored calibration: the run-level rule
 const images: string[] = [];
 const bad = join(dir, 'imgs', 'unreadable.png'); // sorts after the good images: the held task is a good one
 const model = () => ['--clip', clip, '--adapters', adapters];
@@ -93,6 +94,7 @@ before(async () => {
     info: { organ: 'Breast', imageSize: '224' },
     calibration: { task: 'AC', zeroSeg: range, fewSeg: null, zeroDet: range, fewDet: null, source: 'test' },
   });
+  await saveAdapters(plain, { adapters: ad, info: { organ: 'Breast', imageSize: '224' } });
   mkdirSync(join(dir, 'imgs'));
   for (const sub of ['good/img', 'Ungood/img']) {
     for (const f of readdirSync(join(demo, sub)).sort().slice(0, 3)) {
@@ -201,6 +203,53 @@ test('Redis restarted mid-job: the worker waits, reconnects and finishes; result
   assertSameAsPredict(doc.results);
   assert.deepEqual(doc.failures, []);
 });
+
+test(
+  'adapters without calibration: collect fuses the whole job with the official min–max, equal to predict of the same images',
+  { timeout: 300_000 },
+  async () => {
+    const job = 'run-rule';
+    const ref = join(dir, 'ref-plain');
+    const p = mvfa(['predict', '--clip', clip, '--adapters', plain, '--out', join(ref, 'out'), '--dump', join(ref, 'dump'), ...images]);
+    assert.equal(p.code, 0, p.stderr);
+    const heat = join(dir, 'job-heatmaps');
+    const dump = join(dir, 'job-dump');
+    const sub = mvfa([
+      'queue',
+      'submit',
+      '--redis',
+      redis.url,
+      '--job',
+      job,
+      '--clip',
+      clip,
+      '--adapters',
+      plain,
+      '--out',
+      heat,
+      '--dump',
+      dump,
+      '--chunk',
+      '2',
+      ...images,
+    ]);
+    assert.equal(sub.code, 0, sub.stderr);
+    const w = start([...WORKER, '--redis', redis.url]);
+    assert.equal(await w.exit, 0, w.stderr());
+    const out = join(dir, 'collect-run-rule');
+    const c = mvfa(['queue', 'collect', '--redis', redis.url, '--job', job, '--out', out]);
+    assert.equal(c.code, 0, c.stderr);
+    const got = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as Record<string, unknown>;
+    const want = JSON.parse(readFileSync(join(ref, 'out', 'results.json'), 'utf8')) as Record<string, unknown>;
+    assert.equal((got.rule as { kind: string }).kind, 'run-min-max');
+    assert.deepEqual(got, want);
+    assert.deepEqual(JSON.parse(readFileSync(join(dump, 'scores.json'), 'utf8')), JSON.parse(readFileSync(join(ref, 'dump', 'scores.json'), 'utf8')));
+    for (const f of readdirSync(join(ref, 'out')).filter((n) => n.endsWith('.png')))
+      assert.ok(readFileSync(join(heat, f)).equals(readFileSync(join(ref, 'out', f))), f);
+    for (const f of readdirSync(join(ref, 'dump')).filter((n) => n.endsWith('.npy')))
+      assert.ok(readFileSync(join(dump, f)).equals(readFileSync(join(ref, 'dump', f))), f);
+  },
+);
 
 test('queue commands refuse a bad URL, a wrong password and an unknown job clearly', () => {
   const r1 = mvfa(['queue', 'status', '--redis', 'http://127.0.0.1:1', '--job', 'x']);

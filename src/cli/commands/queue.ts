@@ -5,8 +5,8 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Redis } from 'ioredis';
 import { QueueError, checkRedisUrl, connectRedis, maskUrl } from '../../engine/queue/connection.ts';
-import { DEFAULT_CHUNK, type ModelSpec, checkJobName, jobKey, jobStatus, readFiles, readHash, readMeta, submitJob } from '../../engine/queue/jobs.ts';
-import { assembleResults } from '../../engine/queue/records.ts';
+import { DEFAULT_CHUNK, type ModelSpec, checkJobName, jobStatus, submitJob } from '../../engine/queue/jobs.ts';
+import { collectJob } from '../../engine/queue/collect.ts';
 import { runInputs } from '../../engine/shard.ts';
 import { type GlobalOptions, EXIT_INPUT_FAILED, EXIT_OK, UsageError, expandInputs, parseIntOpt, parseLevels } from '../common.ts';
 import { resolveClipPath } from '../model-loading.ts';
@@ -117,22 +117,9 @@ export function registerQueue(program: Command, run: Run): void {
       run(async () => {
         const target = join(o.out, 'results.json');
         if (existsSync(target)) throw new UsageError(`${target} already exists; collect into another folder`);
-        const { doc, dump, missing, dumpDir } = await withRedis(o.redis, async (redis) => {
-          const meta = await readMeta(redis, o.job);
-          const [files, records, failures] = await Promise.all([
-            readFiles(redis, o.job),
-            readHash(redis, jobKey(o.job, 'results')),
-            readHash(redis, jobKey(o.job, 'failures')),
-          ]);
-          return { ...assembleResults({ adapters: meta.model.adapters, organ: meta.model.organ ?? null }, files, records, failures), dumpDir: meta.dump };
-        });
-        if (missing.length && !o.partial)
-          throw new UsageError(
-            `job ${o.job} is not finished: ${missing.length} image(s) not scored yet (see \`mvfa queue status\`); wait for the workers or pass --partial`,
-          );
+        const { doc, missing } = await withRedis(o.redis, (redis) => collectJob(redis, o.job, !!o.partial));
         await mkdir(o.out, { recursive: true });
         await writeFile(target, `${JSON.stringify(doc, null, 1)}\n`, { flag: 'wx' });
-        if (dumpDir && Object.keys(dump).length) await writeFile(join(dumpDir, 'scores.json'), `${JSON.stringify(dump, null, 1)}\n`);
         if (o.json) process.stdout.write(`${JSON.stringify({ results: doc.results.length, failures: doc.failures.length, missing: missing.length })}\n`);
         else
           process.stderr.write(

@@ -76,12 +76,11 @@ async function scoreFile(
       if (model.calibration) {
         const p = engine.fuse([raw]).predictions[0];
         score = p.score;
-        entry.score = score;
         if (dirs.out) await writeHeatmapPng(item.raster, p.map, join(dirs.out, `${s}.png`));
       }
-      dump[s] = entry;
+      dump[s] = score === null ? entry : { ...entry, score };
       const hash = item.name.indexOf('#');
-      rows.push({ image: hash < 0 ? file : `${file}${item.name.slice(hash)}`, score, zero_det: raw.zeroDet });
+      rows.push({ image: hash < 0 ? file : `${file}${item.name.slice(hash)}`, score, ...entry });
       if (items.length > 1) {
         const v = (volume ??= { slices: 0, max: -Infinity, argmax: '' });
         const val = score ?? raw.zeroDet;
@@ -102,5 +101,5 @@ async function scoreFile(
     }
   }
   if (rows.length === 0 && failures.length) throw new Error(failures.map((f) => f.reason).join('; '));
-  return { rows, volume, dump, failures };
+  return { model: { organ: engine.organ, task: model.task, calibration: model.calibration?.source ?? null }, rows, volume, dump, failures };
 }

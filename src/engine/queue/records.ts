@@ -2,6 +2,7 @@
 // (the schema of `mvfa predict --out`) and the dump's `scores.json`.
 import { type FailureRow, type ResultRow, type ResultsDocument } from '../merge.ts';
 import { type ModelSpec } from './jobs.ts';
+import { describeRule } from '../../mvfa/fusion.ts';
 
 /** Max over the slices of one volume. */
 export interface VolumeSummary {
@@ -10,8 +11,17 @@ export interface VolumeSummary {
   argmax: string;
 }
 
+/** The model that scored a file, as results.json records it. */
+export interface RecordModel {
+  organ: string | null;
+  task: string;
+  /** Source of the stored calibration; null: the run-level rule applies (collect fuses the union). */
+  calibration: string | null;
+}
+
 /** The outcome of one input file (all slices of a volume). */
 export interface FileRecord {
+  model?: RecordModel;
   rows: ResultRow[];
   volume?: VolumeSummary;
   /** Entries of the dump's scores.json (stem → raw values), when the job has a dump folder. */
@@ -35,16 +45,18 @@ export function assembleResults(
   files: readonly string[],
   records: ReadonlyMap<string, string>,
   failures: ReadonlyMap<string, string>,
-): { doc: ResultsDocument; dump: Record<string, Record<string, number>>; missing: string[] } {
+): { doc: ResultsDocument; dump: Record<string, Record<string, number>>; missing: string[]; model: RecordModel | null } {
   const results: ResultRow[] = [];
   const volumes: Record<string, VolumeSummary> = {};
   const fails: FailureRow[] = [];
   const dump: Record<string, Record<string, number>> = {};
   const missing: string[] = [];
+  let model: RecordModel | null = null;
   for (const f of files) {
     const raw = records.get(f);
     if (raw !== undefined) {
       const r = JSON.parse(raw) as FileRecord;
+      model ??= r.model ?? null;
       results.push(...r.rows);
       if (r.volume) volumes[f] = r.volume;
       Object.assign(dump, r.dump ?? {});
@@ -55,5 +67,19 @@ export function assembleResults(
     if (failed !== undefined) fails.push({ input: f, reason: failed });
     else missing.push(f);
   }
-  return { doc: { ...head, results, volumes, failures: fails }, dump, missing };
+  const rule = model?.calibration ? { kind: 'calibration' as const, source: model.calibration } : null;
+  return {
+    doc: {
+      ...head,
+      organ: model?.organ ?? head.organ ?? null,
+      task: model?.task ?? null,
+      rule: rule && { ...rule, description: describeRule(rule) },
+      results,
+      volumes,
+      failures: fails,
+    },
+    dump,
+    missing,
+    model,
+  };
 }
