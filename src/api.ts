@@ -1,9 +1,9 @@
 // The library API: load CLIP, train adapters from folders, load a model, predict images. `predict` is the same
 // path as `mvfa predict` and `mvfa serve` (src/engine/predict.ts).
 import { type ClipModel } from './clip/model.ts';
-import { cachedTextFeatures } from './clip/text-features.ts';
 import { cacheDir } from './engine/cache-dir.ts';
-import { type FitOptions, type FitResult, fitMvfa } from './engine/fit.ts';
+import { Engine } from './engine/engine.ts';
+import { type FitOptions, type FitResult } from './engine/fit.ts';
 import { type ImageInput, type Prediction, predictImage } from './engine/predict.ts';
 import { MVFA_DEFAULTS } from './mvfa/defaults.ts';
 import { type Mvfa } from './mvfa/mvfa.ts';
@@ -12,9 +12,8 @@ export type TrainOptions = Pick<FitOptions, 'organ' | 'out'> & Partial<Omit<FitO
 
 /** Trains adapters with the official defaults (MVFA_DEFAULTS: 50 epochs, lr 1e-3, ×11 augmentation, seed 111, …). */
 export async function train(clip: ClipModel, o: TrainOptions): Promise<FitResult> {
-  const text = await cachedTextFeatures(clip, clip.source, o.organ, cacheDir());
   const d = MVFA_DEFAULTS;
-  return fitMvfa(clip, text, {
+  return Engine.fromClip(clip, { cacheDir: cacheDir() }).fit({
     epochs: d.epochs,
     lr: d.lr,
     augment: d.augment,

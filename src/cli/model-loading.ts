@@ -2,11 +2,10 @@
 import { existsSync } from 'node:fs';
 import { loadClip } from '../clip/factory.ts';
 import { type ClipModel } from '../clip/model.ts';
-import { cachedTextFeatures } from '../clip/text-features.ts';
 import { type Activation } from '../clip/transformer.ts';
 import { loadImageTensor } from '../io/image.ts';
 import { findCachedClip } from './weights-cache.ts';
-import { UsageError, cacheDir, log } from './common.ts';
+import { UsageError, log } from './common.ts';
 
 export interface ClipOpts {
   clip?: string;
@@ -41,11 +40,6 @@ export async function openClip(o: ClipOpts): Promise<{ clip: ClipModel; path: st
     `loaded CLIP ${path} (vision ${clip.config.vision.width}×${clip.config.vision.layers}, patch ${clip.config.vision.patchSize}) in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
   );
   return { clip, path };
-}
-
-export async function textFeaturesFor(clip: ClipModel, path: string, organ: string): Promise<Float32Array> {
-  if (!organ?.trim()) throw new UsageError('--organ is required (e.g. Brain, Liver, "retinal OCT", "Chest X-ray film")');
-  return cachedTextFeatures(clip, path, organ, cacheDir());
 }
 
 export async function imageTensor(path: string, size: number): Promise<Float32Array> {

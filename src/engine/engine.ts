@@ -20,6 +20,7 @@ import { type AdapterCheckpoint, loadAdapters } from '../mvfa/checkpoint.ts';
 import { MVFA_DEFAULTS } from '../mvfa/defaults.ts';
 import { type BranchScores, type FusionRule, type Task } from '../mvfa/fusion.ts';
 import { Mvfa } from '../mvfa/mvfa.ts';
+import { type FitOptions, type FitResult, fitMvfa } from './fit.ts';
 import { type ImageInput, type Prediction, fuseResults, inputTensor, predictImage, scoreImage } from './predict.ts';
 
 /** A problem with what was asked of the engine (missing organ, …): a usage error (exit code 2). */
@@ -171,6 +172,15 @@ export class Engine {
   /** One image scored alone (see `predictImage`). */
   async predict(image: ImageInput): Promise<Prediction> {
     return predictImage(this.active(), image);
+  }
+
+  /**
+   * Trains adapters with this engine's CLIP and text features (see `fitMvfa`). The model in use is unloaded first:
+   * its graphs are not needed while the training graphs run. Load the result with `load({ adapters: checkpoint })`.
+   */
+  async fit(o: FitOptions): Promise<FitResult> {
+    await this.unload();
+    return fitMvfa(this.clip, await this.textFeatures(o.organ), o);
   }
 
   /** Releases the model's graphs (the CLIP stays loaded). */

@@ -1,12 +1,24 @@
 // `mvfa train`: adapters from a few normal and abnormal images.
 import { type Command } from 'commander';
 import { type AugmentMode } from '../../data/training-set.ts';
-import { fitMvfa } from '../../engine/fit.ts';
+import { Engine } from '../../engine/engine.ts';
 import { loadAdapters } from '../../mvfa/checkpoint.ts';
 import { type LossVariant } from '../../mvfa/training-graph.ts';
 import { MVFA_DEFAULTS, defaultLevels } from '../../mvfa/defaults.ts';
-import { type GlobalOptions, EXIT_OK, UsageError, applyGlobal, log, parseFloatOpt, parseIntOpt, parseLevels, progress, type Progress } from '../common.ts';
-import { openClip, textFeaturesFor } from '../model-loading.ts';
+import {
+  type GlobalOptions,
+  EXIT_OK,
+  UsageError,
+  applyGlobal,
+  cacheDir,
+  log,
+  parseFloatOpt,
+  parseIntOpt,
+  parseLevels,
+  progress,
+  type Progress,
+} from '../common.ts';
+import { checkActivation, resolveClipPath } from '../model-loading.ts';
 
 interface TrainOpts extends GlobalOptions {
   clip?: string;
@@ -72,15 +84,21 @@ export function registerTrain(program: Command, run: (f: () => Promise<number>) 
         applyGlobal(o);
         if (o.augment !== 'none' && o.augment !== 'mvfa') throw new UsageError(`--augment must be none or mvfa, got '${o.augment}'`);
         if (o.loss !== 'code' && o.loss !== 'paper') throw new UsageError(`--loss must be code or paper, got '${o.loss}'`);
-        const { clip, path } = await openClip(o);
+        const engine = await Engine.open(await resolveClipPath(o), {
+          activation: checkActivation(o.activation),
+          threads: o.threads,
+          device: o.device,
+          cacheDir: cacheDir(),
+          log: (m) => log(o.quiet, m),
+        });
+        const clip = engine.clip;
         const levels = o.levels ?? defaultLevels(clip.config.vision.layers);
         const init = o.init ? (await loadAdapters(o.init, levels, clip.config.vision.layers)).adapters : undefined;
         if (init && init.levels.join(',') !== levels.join(','))
           throw new UsageError(`--init adapters have levels ${init.levels.join(',')}, but --levels is ${levels.join(',')}`);
-        const text = await textFeaturesFor(clip, path, o.organ);
         let bar: Progress | null = null;
         let barKind = '';
-        const res = await fitMvfa(clip, text, {
+        const res = await engine.fit({
           normalDir: o.normal,
           abnormalDir: o.abnormal,
           masksDir: o.masks,
@@ -124,7 +142,7 @@ export function registerTrain(program: Command, run: (f: () => Promise<number>) 
         const summary = { out: o.out, steps: res.losses.length, finalLoss: last?.total ?? null, timings: res.timings, calibration: res.checkpoint.calibration };
         if (o.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
         else log(false, `saved ${o.out} (${res.losses.length} steps, last loss ${last?.total.toFixed(4)}); timings ${JSON.stringify(res.timings)}`);
-        await clip.release();
+        await engine.release();
         return EXIT_OK;
       }),
     );
