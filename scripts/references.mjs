@@ -2,7 +2,7 @@
 // Python reference outputs that `npm test` compares against are committed under fixtures/. Each set is a folder with a
 // `regenerate.json` that says how it was made:
 //   { "command": ["scripts/fixtures/x.py", "{out}", "--flag"], "modules": ["numpy", "torch"] }
-// ({out} is the set's folder). Regenerating writes `versions.json` beside it: the exact command line, the Python and
+// ({out} is the set's folder; "commands": [[...], [...]] runs several in turn). Regenerating writes `versions.json` beside it: the exact command line, the Python and
 // library versions, and the date.
 //
 //   node scripts/references.mjs regenerate [SET...]   rewrite the committed sets (after changing a script)
@@ -49,12 +49,15 @@ function versions(modules) {
 
 function regenerate(setDir, label) {
   const spec = JSON.parse(readFileSync(join(setDir, 'regenerate.json'), 'utf8'));
-  const args = spec.command.map((a) => a.replaceAll('{out}', setDir));
+  const commands = spec.commands ?? [spec.command];
   const t0 = Date.now();
-  const r = spawnSync(python, args, { cwd: repo, encoding: 'utf8', stdio: ['ignore', 'inherit', 'pipe'], maxBuffer: 64 << 20 });
-  if (r.error || r.status !== 0) throw new Error(`${label}: ${python} ${args.join(' ')} failed:\n${r.error?.message ?? r.stderr}`);
+  for (const command of commands) {
+    const args = command.map((a) => a.replaceAll('{out}', setDir));
+    const r = spawnSync(python, args, { cwd: repo, encoding: 'utf8', stdio: ['ignore', 'inherit', 'pipe'], maxBuffer: 64 << 20 });
+    if (r.error || r.status !== 0) throw new Error(`${label}: ${python} ${args.join(' ')} failed:\n${r.error?.message ?? r.stderr}`);
+  }
   const record = {
-    command: ['python3', ...spec.command.map((a) => a.replaceAll('{out}', label))].join(' '),
+    commands: commands.map((c) => ['python3', ...c.map((a) => a.replaceAll('{out}', label))].join(' ')),
     versions: versions(spec.modules ?? ['numpy']),
     date: new Date().toISOString().slice(0, 10),
   };

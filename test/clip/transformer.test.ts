@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { fixture } from '../support/fixtures.ts';
 import { CompiledGraph, Graph, gradients, mul, reduceSum } from '../../src/graph/index.ts';
 import { blockConstants, causalMask, residualBlock } from '../../src/clip/transformer.ts';
 
@@ -22,7 +23,7 @@ function maxAbs(a: Float32Array, b: number[]): number {
 for (const file of ['block_gelu.json', 'block_quickgelu_causal.json']) {
   test(`transformer block forward and input gradient match PyTorch (${file})`, async (tc) => {
     // Reference: scripts/fixtures/block_ref.py (torch.nn.MultiheadAttention + MLP, fp32).
-    const fx = JSON.parse(readFileSync(new URL(`../../fixtures/graph/${file}`, import.meta.url), 'utf8')) as BlockFixture;
+    const fx = JSON.parse(readFileSync(fixture('graph', file), 'utf8')) as BlockFixture;
     const { width: d, heads, tokens: t, batch: b } = fx.config;
     const g = new Graph('block');
     const x = g.input('x', [b, t, d]);
@@ -50,7 +51,7 @@ for (const file of ['block_gelu.json', 'block_quickgelu_causal.json']) {
 
 for (const file of ['block_gelu.json', 'block_quickgelu_causal.json']) {
   test(`fused-attention block forward matches PyTorch (${file})`, async (tc) => {
-    const fx = JSON.parse(readFileSync(new URL(`../../fixtures/graph/${file}`, import.meta.url), 'utf8')) as BlockFixture;
+    const fx = JSON.parse(readFileSync(fixture('graph', file), 'utf8')) as BlockFixture;
     const { width: d, heads, tokens: t, batch: b } = fx.config;
     const g = new Graph('block_fused');
     const x = g.input('x', [b, t, d]);
