@@ -41,20 +41,58 @@ function failure(err: unknown): string {
   return detail.replace(/^dicomParser[.:]\w*:?\s*/, '');
 }
 
-/** Inflates a raw DEFLATE stream, refusing (without holding more than `max` bytes) output beyond `max` bytes. */
-async function inflateBounded(src: Uint8Array, max: number, name: string): Promise<Uint8Array> {
+/** Bytes a deflated data set may hold after the end of its Pixel Data (trailing elements, padding). */
+const TRAILING_BYTES = 1 << 20;
+/** Inflated prefix sizes at which the data set is read up to its Pixel Data element to learn its declared size. */
+const PROBES = [1 << 16, 1 << 18, 1 << 20, 1 << 22, 1 << 24];
+
+/**
+ * The inflated size a data set declares: where its (defined-length) Pixel Data element ends, plus room for
+ * trailing elements; undefined while the prefix does not reach that element.
+ */
+function declaredSize(head: Uint8Array, prefix: Uint8Array): number | undefined {
+  const bytes = new Uint8Array(head.length + prefix.length);
+  bytes.set(head);
+  bytes.set(prefix, head.length);
+  const parser = dicomParser.littleEndianByteArrayParser;
+  const ds = new DataSetClass(parser, bytes, {});
+  try {
+    dicomParser.parseDicomDataSetExplicit(ds, new dicomParser.ByteStream(parser, bytes, head.length), bytes.length, { untilTag: 'x7fe00010' });
+  } catch {
+    return undefined;
+  }
+  const px = ds.elements.x7fe00010;
+  if (!px || px.hadUndefinedLength) return undefined;
+  return px.dataOffset - head.length + px.length + TRAILING_BYTES;
+}
+
+/**
+ * Inflates the raw DEFLATE stream after `head` (the file up to its meta information), holding at most `max` bytes
+ * and no more than the data set itself declares (its Pixel Data element's end, read from the first inflated bytes).
+ */
+async function inflateBounded(head: Uint8Array, src: Uint8Array, max: number, name: string): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let total = 0;
+  let limit = max;
+  let why = `the ${max}-byte ceiling`;
+  let probe = 0;
   const inflater = createInflateRaw();
   await new Promise<void>((resolve, reject) => {
     inflater.on('data', (c: Buffer) => {
       total += c.length;
-      if (total > max) {
-        inflater.destroy();
-        reject(new DicomError(name, `deflated data set inflates to more than ${max} bytes (from ${src.length}); refused`));
-        return;
-      }
       chunks.push(c);
+      while (probe < PROBES.length && total >= PROBES[probe] && limit === max) {
+        probe++;
+        const declared = declaredSize(head, Buffer.concat(chunks, total));
+        if (declared !== undefined && declared < limit) {
+          limit = declared;
+          why = `the ${declared - TRAILING_BYTES} bytes its elements declare (+${TRAILING_BYTES})`;
+        }
+      }
+      if (total > limit) {
+        inflater.destroy();
+        reject(new DicomError(name, `deflated data set inflates to more than ${why} (from ${src.length} bytes); refused`));
+      }
     });
     inflater.on('error', (e) => reject(new DicomError(name, `cannot inflate the deflated data set (${e.message})`)));
     inflater.on('end', () => resolve());
@@ -92,7 +130,7 @@ export async function parse(bytes: Uint8Array, name: string, opts: ParseOptions 
   const position = meta.position ?? 0;
   let byteArray = bytes;
   if (ts === DEFLATED) {
-    const inflated = await inflateBounded(bytes.subarray(position), opts.maxInflatedBytes ?? MAX_INFLATED_BYTES, name);
+    const inflated = await inflateBounded(bytes.subarray(0, position), bytes.subarray(position), opts.maxInflatedBytes ?? MAX_INFLATED_BYTES, name);
     byteArray = new Uint8Array(position + inflated.length);
     byteArray.set(bytes.subarray(0, position));
     byteArray.set(inflated, position);

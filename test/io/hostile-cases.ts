@@ -63,6 +63,12 @@ export const CASES: Record<string, Case> = {
     const file = B.cat([B.dicomPreamble(B.TS.deflated), B.deflateZerosBomb(1024, head)]);
     return openDicom(put(dir, 'deflated.dcm', file));
   },
+  // Hole 2: the same bomb behind a pixel data element that announces 256 bytes (a 16 x 16 image).
+  'dicom-deflate-bomb-declared': async (dir) => {
+    const head = B.cat([...B.imageElements({ rows: 16, columns: 16 }).map((e) => B.encodeElement(e, true)), pixelHeader(256)]);
+    const file = B.cat([B.dicomPreamble(B.TS.deflated), B.deflateZerosBomb(1024, head)]);
+    return openDicom(put(dir, 'declared.dcm', file));
+  },
   // Hole 3: a 512 x 512 data set over a JPEG 2000 codestream that declares 20000 x 20000.
   'dicom-j2k-lying': async (dir) => {
     const file = B.dicomFile(B.TS.jpeg2000, B.imageElements({ rows: 512, columns: 512 }), B.encapsulatedPixelData([], [B.j2kCodestream(20000, 20000)]));
