@@ -13,6 +13,8 @@ import { type ResultsDocument } from './merge.ts';
 import { type Prediction, fuseResults } from './predict.ts';
 
 export class RunRuleError extends Error {
+  /** Refused input: exit code 2. */
+  readonly exitCode = 2;
   constructor(message: string) {
     super(message);
     this.name = 'RunRuleError';

@@ -10,6 +10,8 @@ import { type Prediction } from './predict.ts';
 import { SHARD_MANIFEST, type ShardManifest } from './shard.ts';
 
 export class MergeError extends Error {
+  /** Refused input: exit code 2. */
+  readonly exitCode = 2;
   constructor(message: string) {
     super(message);
     this.name = 'MergeError';

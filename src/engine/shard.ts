@@ -26,6 +26,8 @@ export interface ShardManifest extends ShardSpec {
 export const SHARD_MANIFEST = 'shard.json';
 
 export class ShardError extends Error {
+  /** Refused input: exit code 2. */
+  readonly exitCode = 2;
   constructor(message: string) {
     super(message);
     this.name = 'ShardError';

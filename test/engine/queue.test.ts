@@ -44,10 +44,10 @@ function start(args: string[], env: Record<string, string> = {}): Proc {
   return { child, stderr: () => err, exit };
 }
 
-function mvfa(args: string[]): { code: number; stdout: string; stderr: string } {
+function mvfa(args: string[], env: Record<string, string> = {}): { code: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [join(REPO, 'bin/mvfa.js'), '--threads', '1', ...args], {
     encoding: 'utf8',
-    env: { ...process.env, MVFA_CACHE: join(dir, 'cache') },
+    env: { ...process.env, MVFA_CACHE: join(dir, 'cache'), ...env },
   });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
@@ -117,9 +117,9 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function collect(job: string): { results: Row[]; failures: { input: string; reason: string }[] } {
+function collect(job: string, url = redis.url, env: Record<string, string> = {}): { results: Row[]; failures: { input: string; reason: string }[] } {
   const out = join(dir, `collect-${job}`);
-  const r = mvfa(['queue', 'collect', '--redis', redis.url, '--job', job, '--out', out]);
+  const r = mvfa(['queue', 'collect', '--redis', url, '--job', job, '--out', out], env);
   assert.ok(r.code === 0 || r.code === 1, r.stderr);
   return JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
 }
@@ -262,4 +262,30 @@ test('queue commands refuse a bad URL, a wrong password and an unknown job clear
   const r3 = mvfa(['queue', 'status', '--redis', redis.url, '--job', 'no-such-job']);
   assert.equal(r3.code, 2);
   assert.match(r3.stderr, /no job named 'no-such-job'/);
+});
+
+test('rediss:// (TLS, password): submit, worker, status and collect; an untrusted certificate is refused clearly', { timeout: 300_000 }, async () => {
+  const tlsDir = join(REPO, 'test/engine/queue-tls');
+  const tls = await startRedis(mkdtempSync(join(dir, 'redis-tls-')), 'tls secret', { cert: join(tlsDir, 'cert.pem'), key: join(tlsDir, 'key.pem') });
+  try {
+    assert.match(tls.url, /^rediss:/);
+    const ca = { NODE_EXTRA_CA_CERTS: join(tlsDir, 'cert.pem') };
+    const untrusted = mvfa(['queue', 'status', '--redis', tls.url, '--job', 'x']);
+    assert.equal(untrusted.code, 2);
+    assert.match(untrusted.stderr, /certificate/i);
+    const job = 'tls';
+    const sub = mvfa(['queue', 'submit', '--redis', tls.url, '--job', job, ...model(), ...images.slice(0, 2)], ca);
+    assert.equal(sub.code, 0, sub.stderr);
+    const w = start([...WORKER, '--redis', tls.url], ca);
+    assert.equal(await w.exit, 0, w.stderr());
+    const st = mvfa(['queue', 'status', '--redis', tls.url, '--job', job, '--json'], ca);
+    assert.deepEqual(JSON.parse(st.stdout), { total: 2, done: 2, failed: 0, waiting: 0, active: 0 });
+    const doc = collect(job, tls.url, ca);
+    assert.deepEqual(
+      doc.results.map((r) => [r.image, r.score]),
+      images.slice(0, 2).map((f) => [f, expected.get(f)!.score]),
+    );
+  } finally {
+    await tls.stop();
+  }
 });

@@ -4,6 +4,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 
@@ -36,20 +37,34 @@ export function redisServerBinary(): string {
   return bin;
 }
 
-export async function startRedis(dir: string, password: string): Promise<RedisServer> {
+export interface RedisTls {
+  cert: string;
+  key: string;
+}
+
+/** Starts redis-server (with `tls`, a TLS-only server: the URL is rediss://, clients need `tls.cert` as CA). */
+export async function startRedis(dir: string, password: string, tls?: RedisTls): Promise<RedisServer> {
   const bin = redisServerBinary();
   const port = await freePort();
   let child: ChildProcess | null = null;
-  const url = `redis://:${encodeURIComponent(password)}@127.0.0.1:${port}`;
+  const url = `${tls ? 'rediss' : 'redis'}://:${encodeURIComponent(password)}@127.0.0.1:${port}`;
   const server: RedisServer = {
     port,
     url,
     async start() {
-      const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--requirepass', password];
+      const args = tls
+        ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.cert, '--tls-key-file', tls.key, '--tls-auth-clients', 'no']
+        : ['--port', String(port)];
+      args.push('--bind', '127.0.0.1', '--dir', dir, '--requirepass', password);
       args.push('--appendonly', 'yes', '--appendfsync', 'always', '--save', '', '--daemonize', 'no', '--logfile', '');
       child = spawn(bin, args, { stdio: ['ignore', 'ignore', 'inherit'] });
       for (let i = 0; i < 100; i++) {
-        const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+        const probe = new Redis(url, {
+          lazyConnect: true,
+          maxRetriesPerRequest: 0,
+          retryStrategy: () => null,
+          ...(tls ? { tls: { ca: readFileSync(tls.cert) } } : {}),
+        });
         probe.on('error', () => {});
         try {
           await probe.connect();

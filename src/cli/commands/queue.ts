@@ -4,7 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Redis } from 'ioredis';
-import { QueueError, checkRedisUrl, connectRedis, maskUrl } from '../../engine/queue/connection.ts';
+import { QueueError, checkRedisUrl, connectRedis, explainRedisError, maskUrl } from '../../engine/queue/connection.ts';
 import { DEFAULT_CHUNK, type ModelSpec, checkJobName, jobStatus, submitJob } from '../../engine/queue/jobs.ts';
 import { collectJob } from '../../engine/queue/collect.ts';
 import { runInputs } from '../../engine/shard.ts';
@@ -30,8 +30,8 @@ async function withRedis<T>(url: string, f: (r: Redis) => Promise<T>): Promise<T
     return await f(redis);
   } catch (e) {
     if (e instanceof QueueError) throw new UsageError(e.message);
-    const msg = (e as Error).message;
-    if (/connect|closed|ECONNREFUSED|ENOTFOUND|NOAUTH|WRONGPASS|ETIMEDOUT|certificate/i.test(msg)) throw new UsageError(`Redis at ${maskUrl(url)}: ${msg}`);
+    const why = explainRedisError(redis, url, e);
+    if (why) throw new UsageError(why.message);
     throw e;
   } finally {
     redis.disconnect();

@@ -4,6 +4,8 @@
 import { Redis, type RedisOptions } from 'ioredis';
 
 export class QueueError extends Error {
+  /** A problem with what was asked (URL, job name, unreachable Redis): exit code 2. */
+  readonly exitCode = 2;
   constructor(message: string) {
     super(message);
     this.name = 'QueueError';
@@ -63,7 +65,18 @@ export function connectRedis(url: string, o: ConnectOptions = {}): Redis {
   };
   const redis = new Redis(url, opts);
   redis.on('ready', () => (since = 0));
-  // Errors surface through the commands that hit them; without a listener ioredis would print each one.
-  redis.on('error', () => {});
+  // Errors surface through the commands that hit them (see `explainRedisError`); without a listener ioredis would print each one.
+  redis.on('error', (e: Error) => lastErrors.set(redis, e));
   return redis;
+}
+
+const lastErrors = new WeakMap<Redis, Error>();
+
+/** A command's failure in words: "max retries" and "connection closed" are replaced by the connection's own error (refused, TLS, auth). */
+export function explainRedisError(redis: Redis, url: string, e: unknown): QueueError | null {
+  const msg = e instanceof Error ? e.message : String(e);
+  const cause = lastErrors.get(redis)?.message;
+  const generic = /max retries per request|Connection is closed|Stream isn't writeable/i.test(msg);
+  if (!generic && !/ECONNREFUSED|ENOTFOUND|ETIMEDOUT|NOAUTH|WRONGPASS|certificate|self.signed|ssl|tls/i.test(msg)) return null;
+  return new QueueError(`cannot use Redis at ${maskUrl(url)}: ${generic && cause ? cause : msg}`);
 }
