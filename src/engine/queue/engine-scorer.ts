@@ -16,7 +16,7 @@ import { writeHeatmapPng } from '../heatmap.ts';
 import { type FailureRow, type ResultRow } from '../merge.ts';
 import { type ModelSpec } from './jobs.ts';
 import { type FileRecord, type FileScorer, type OpenScorer, type VolumeSummary } from './records.ts';
-import { dumpName, parseWindow } from './naming.ts';
+import { dumpName, parseWindow } from '../output-names.ts';
 
 export interface EngineScorerOptions {
   threads?: number;

@@ -1,15 +1,18 @@
-// Names `mvfa predict` gives a file's outputs (heatmap PNG, dump .npy), and its --window option.
-import { type MedicalImageItem } from '../../io/medical-image.ts';
+// Names of a scored file's outputs (heatmap <name>.png, dump <name>.zero_seg.npy …) and the --window option, as
+// `mvfa predict` spells them; the queue workers write the same names.
+import { type MedicalImageItem } from '../io/medical-image.ts';
 import { basename, extname } from 'node:path';
 
-function stem(p: string): string {
+/** File name without its extension (`.nii.gz` counts as one). */
+export function stem(p: string): string {
   const b = basename(p);
   if (b.toLowerCase().endsWith('.nii.gz')) return b.slice(0, -7);
   const e = extname(b);
   return e ? b.slice(0, -e.length) : b;
 }
 
-function safeName(name: string): string {
+/** A volume slice's or DICOM frame's name made file-safe (`scan.nii.gz#z=042` → `scan_z_042`). */
+export function safeName(name: string): string {
   return name
     .replace(/\.nii(\.gz)?#/, '#')
     .replace(/\.(dcm|dicom)#/, '#')
@@ -24,10 +27,18 @@ export function dumpName(file: string, item: MedicalImageItem, items: number): s
 
 export type WindowOption = 'auto' | 'minmax' | { center: number; width: number };
 
+export class WindowOptionError extends Error {
+  readonly exitCode = 2;
+  constructor(message: string) {
+    super(message);
+    this.name = 'WindowOptionError';
+  }
+}
+
 export function parseWindow(w: string | undefined): WindowOption {
   if (!w || w === 'auto') return 'auto';
   if (w === 'minmax') return 'minmax';
   const [c, wd] = w.split(',').map(Number);
-  if (!Number.isFinite(c) || !(wd > 0)) throw new Error(`--window must be auto, minmax or CENTER,WIDTH, got '${w}'`);
+  if (!Number.isFinite(c) || !(wd > 0)) throw new WindowOptionError(`--window must be auto, minmax or CENTER,WIDTH, got '${w}'`);
   return { center: c, width: wd };
 }
