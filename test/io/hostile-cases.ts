@@ -2,7 +2,8 @@
 // peak memory are its own: `node --import tsx test/io/hostile-cases.ts <case> <dir>` writes the attack file into
 // <dir>, reads it with the library, and prints one JSON line {error, ms, maxRssMB}.
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 
 import { openDicom, readDicom } from '../../src/io/dicom.ts';
@@ -139,4 +140,4 @@ async function main(): Promise<void> {
   process.stdout.write(`${JSON.stringify({ error, result: typeof result === 'string' ? result : undefined, ms, maxRssMB })}\n`);
 }
 
-if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) await main();
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main();
