@@ -1,11 +1,11 @@
-// Loading what commands need: CLIP weights (given or cached), text features, adapters, images.
+// Loading what commands need: CLIP weights (given or cached) in an Engine, images.
 import { existsSync } from 'node:fs';
-import { loadClip } from '../clip/factory.ts';
 import { type ClipModel } from '../clip/model.ts';
 import { type Activation } from '../clip/transformer.ts';
 import { loadImageTensor } from '../io/image.ts';
 import { findCachedClip } from './weights-cache.ts';
-import { UsageError, log } from './common.ts';
+import { Engine } from '../engine/engine.ts';
+import { UsageError, cacheDir, log } from './common.ts';
 
 export interface ClipOpts {
   clip?: string;
@@ -30,16 +30,15 @@ export function checkActivation(v: string | undefined): Activation {
   return act;
 }
 
+/** An Engine over the CLIP weights the options name (or the downloaded ones); sessions follow the global options. */
+export async function openEngine(o: ClipOpts): Promise<Engine> {
+  return Engine.open(await resolveClipPath(o), { activation: checkActivation(o.activation), cacheDir: cacheDir(), log: (m) => log(o.quiet, m) });
+}
+
+/** CLIP weights alone, for commands that need no adapters (the caller releases them). */
 export async function openClip(o: ClipOpts): Promise<{ clip: ClipModel; path: string }> {
-  const path = await resolveClipPath(o);
-  const act = checkActivation(o.activation);
-  const t0 = Date.now();
-  const clip = await loadClip(path, { activation: act });
-  log(
-    o.quiet,
-    `loaded CLIP ${path} (vision ${clip.config.vision.width}×${clip.config.vision.layers}, patch ${clip.config.vision.patchSize}) in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
-  );
-  return { clip, path };
+  const { clip } = await openEngine(o);
+  return { clip, path: clip.source };
 }
 
 export async function imageTensor(path: string, size: number): Promise<Float32Array> {

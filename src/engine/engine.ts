@@ -14,6 +14,7 @@
 import { existsSync } from 'node:fs';
 import { loadClip } from '../clip/factory.ts';
 import { type ClipModel, type ClipOptions } from '../clip/model.ts';
+import { type SessionConfig } from '../graph/index.ts';
 import { anomalyTextFeatures, cachedTextFeatures } from '../clip/text-features.ts';
 import { type AugmentMode, augmentSupport, listImages } from '../data/training-set.ts';
 import { type AdapterCheckpoint, loadAdapters } from '../mvfa/checkpoint.ts';
@@ -59,6 +60,14 @@ export interface ModelSpec {
   support?: SupportSpec | null;
 }
 
+/** Session settings given explicitly (unset ones are left out, so the process-wide settings apply). */
+function sessionConfigOf(o: SessionConfig): SessionConfig {
+  const c: SessionConfig = {};
+  if (o.threads !== undefined) c.threads = o.threads;
+  if (o.device !== undefined) c.device = o.device;
+  return c;
+}
+
 export class Engine {
   private current: Mvfa | null = null;
   private supportCount = 0;
@@ -75,7 +84,7 @@ export class Engine {
   /** Loads CLIP weights (any supported file) once for this engine. */
   static async open(clipPath: string, o: EngineOptions = {}): Promise<Engine> {
     const t0 = Date.now();
-    const clip = await loadClip(clipPath, o);
+    const clip = await loadClip(clipPath, { ...o, ...sessionConfigOf(o) });
     o.log?.(
       `loaded CLIP ${clipPath} (vision ${clip.config.vision.width}×${clip.config.vision.layers}, patch ${clip.config.vision.patchSize}) in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
     );
@@ -143,8 +152,8 @@ export class Engine {
     return model;
   }
 
-  private sessionConfig(): { threads?: number; device?: ClipOptions['device'] } {
-    return { threads: this.options.threads, device: this.options.device };
+  private sessionConfig(): SessionConfig {
+    return sessionConfigOf(this.options);
   }
 
   private async supportTensors(s: SupportSpec | null, size: number): Promise<Float32Array[] | null> {

@@ -6,7 +6,7 @@ import { writeBenchReport } from '../../engine/bench-report.ts';
 import { type RunResult, fewShotProtocol, resolveDataset, zeroShotProtocol } from '../../engine/protocols.ts';
 import { MVFA_DEFAULTS, defaultLevels } from '../../mvfa/defaults.ts';
 import { type GlobalOptions, EXIT_OK, UsageError, applyGlobal, cacheDir, log, parseFloatOpt, parseIntOpt, parseLevels, stageBar } from '../common.ts';
-import { openClip } from '../model-loading.ts';
+import { openEngine } from '../model-loading.ts';
 
 interface BenchOpts extends GlobalOptions {
   clip?: string;
@@ -80,7 +80,8 @@ export function registerBench(program: Command, run: (f: () => Promise<number>) 
         if (o.augment !== 'none' && o.augment !== 'mvfa') throw new UsageError(`--augment must be none or mvfa, got '${o.augment}'`);
         const t0 = Date.now();
         const ds = resolveDataset(o.data, o.dataset, o.organ);
-        const { clip, path } = await openClip(o);
+        const { clip } = await openEngine(o);
+        const path = clip.source;
         const levels = o.levels ?? defaultLevels(clip.config.vision.layers);
         const outWork = o.out ?? '.';
         const bar = stageBar(o.quiet || o.json);
@@ -138,7 +139,8 @@ export function registerBench(program: Command, run: (f: () => Promise<number>) 
       run(async () => {
         applyGlobal(o);
         const t0 = Date.now();
-        const { clip, path } = await openClip(o);
+        const { clip } = await openEngine(o);
+        const path = clip.source;
         const levels = o.levels ?? defaultLevels(clip.config.vision.layers);
         const bar = stageBar(o.quiet || o.json);
         const runs = await zeroShotProtocol({

@@ -3,7 +3,7 @@ import { type Command } from 'commander';
 import { writeNpy } from '../../io/npy.ts';
 import { l2normalizeRows } from '../../clip/model.ts';
 import { anomalyTextFeatures } from '../../clip/text-features.ts';
-import { MVFA_DEFAULTS, defaultLevels } from '../../mvfa/defaults.ts';
+import { MVFA_DEFAULTS } from '../../mvfa/defaults.ts';
 import { type GlobalOptions, EXIT_OK, FailureLog, UsageError, applyGlobal, expandInputs, log, parseIntOpt, progress } from '../common.ts';
 import { imageTensor, openClip } from '../model-loading.ts';
 

@@ -7,8 +7,8 @@ import { fewShotProtocol, resolveDataset } from '../../engine/protocols.ts';
 import { DEFAULT_CLIP_MODEL } from '../../hub/models.ts';
 import { downloadClip } from './download.ts';
 import { MVFA_DEFAULTS, defaultLevels } from '../../mvfa/defaults.ts';
-import { type GlobalOptions, EXIT_OK, UsageError, applyGlobal, cacheDir, log, parseIntOpt, parseLevels, progress, stageBar, type Progress } from '../common.ts';
-import { openClip } from '../model-loading.ts';
+import { type GlobalOptions, EXIT_OK, UsageError, applyGlobal, cacheDir, log, parseIntOpt, parseLevels, stageBar } from '../common.ts';
+import { openEngine } from '../model-loading.ts';
 
 export const DEMO_DATASET = fileURLToPath(new URL('../../../demo/BUSI_demo_AD', import.meta.url));
 
@@ -30,7 +30,9 @@ export function registerDemo(program: Command, run: (f: () => Promise<number>) =
         if (!existsSync(DEMO_DATASET)) throw new UsageError(`demo images not found at ${DEMO_DATASET}`);
         const t0 = Date.now();
         const clipPath = o.clip ?? (await downloadClip(DEFAULT_CLIP_MODEL, o.quiet));
-        const { clip, path } = await openClip({ ...o, clip: clipPath });
+        const engine = await openEngine({ ...o, clip: clipPath });
+        const { clip } = engine;
+        const path = clip.source;
         const levels = o.levels ?? defaultLevels(clip.config.vision.layers);
         const ds = resolveDataset(DEMO_DATASET, DEMO_DATASET, 'breast ultrasound');
         log(
@@ -81,7 +83,7 @@ export function registerDemo(program: Command, run: (f: () => Promise<number>) =
           process.stdout.write(`image AUROC ${(r.imageAuroc * 100).toFixed(2)}%   pixel AUROC ${((r.pixelAuroc ?? 0) * 100).toFixed(2)}%\n`);
           process.stdout.write(`report: ${files.html}\noverlays: ${o.out}/overlays/\ntime: ${(timings.total_s / 60).toFixed(1)} min\n`);
         }
-        await clip.release();
+        await engine.release();
         return EXIT_OK;
       }),
     );

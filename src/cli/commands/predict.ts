@@ -5,15 +5,14 @@ import { type Command } from 'commander';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type AugmentMode } from '../../data/training-set.ts';
-import { Engine } from '../../engine/engine.ts';
 import { writeHeatmapPng } from '../../engine/heatmap.ts';
 import { type Prediction } from '../../engine/predict.ts';
 import { writeNpy } from '../../io/npy.ts';
 import { type LoadMedicalOptions, type MedicalImageItem, loadMedicalImages } from '../../io/medical-image.ts';
 import { type BranchScores, type FusionRule, type Task, describeRule, mean } from '../../mvfa/fusion.ts';
 import { MVFA_DEFAULTS } from '../../mvfa/defaults.ts';
-import { type GlobalOptions, FailureLog, UsageError, applyGlobal, cacheDir, expandInputs, log, parseIntOpt, parseLevels, progress, stem } from '../common.ts';
-import { checkActivation, resolveClipPath } from '../model-loading.ts';
+import { type GlobalOptions, FailureLog, UsageError, applyGlobal, expandInputs, log, parseIntOpt, parseLevels, progress, stem } from '../common.ts';
+import { openEngine } from '../model-loading.ts';
 import { type ShardSpec, selectShard, writeShardManifest } from '../../engine/shard.ts';
 import { parseShardOption } from './merge.ts';
 
@@ -78,13 +77,7 @@ export function registerPredict(program: Command, run: (f: () => Promise<number>
         const files = shard?.files ?? expandInputs(images);
         const window = parseWindow(o.window);
         const loadOpts: LoadMedicalOptions = { dicomWindow: window, niftiWindow: window === 'minmax' ? 'auto' : window };
-        const engine = await Engine.open(await resolveClipPath(o), {
-          activation: checkActivation(o.activation),
-          threads: o.threads,
-          device: o.device,
-          cacheDir: cacheDir(),
-          log: (m) => log(o.quiet, m),
-        });
+        const engine = await openEngine(o);
         try {
           const model = await engine.load({
             adapters: o.adapters,

@@ -1,24 +1,11 @@
 // `mvfa train`: adapters from a few normal and abnormal images.
 import { type Command } from 'commander';
 import { type AugmentMode } from '../../data/training-set.ts';
-import { Engine } from '../../engine/engine.ts';
 import { loadAdapters } from '../../mvfa/checkpoint.ts';
 import { type LossVariant } from '../../mvfa/training-graph.ts';
 import { MVFA_DEFAULTS, defaultLevels } from '../../mvfa/defaults.ts';
-import {
-  type GlobalOptions,
-  EXIT_OK,
-  UsageError,
-  applyGlobal,
-  cacheDir,
-  log,
-  parseFloatOpt,
-  parseIntOpt,
-  parseLevels,
-  progress,
-  type Progress,
-} from '../common.ts';
-import { checkActivation, resolveClipPath } from '../model-loading.ts';
+import { type GlobalOptions, EXIT_OK, UsageError, applyGlobal, log, parseFloatOpt, parseIntOpt, parseLevels, progress, type Progress } from '../common.ts';
+import { openEngine } from '../model-loading.ts';
 
 interface TrainOpts extends GlobalOptions {
   clip?: string;
@@ -84,13 +71,7 @@ export function registerTrain(program: Command, run: (f: () => Promise<number>) 
         applyGlobal(o);
         if (o.augment !== 'none' && o.augment !== 'mvfa') throw new UsageError(`--augment must be none or mvfa, got '${o.augment}'`);
         if (o.loss !== 'code' && o.loss !== 'paper') throw new UsageError(`--loss must be code or paper, got '${o.loss}'`);
-        const engine = await Engine.open(await resolveClipPath(o), {
-          activation: checkActivation(o.activation),
-          threads: o.threads,
-          device: o.device,
-          cacheDir: cacheDir(),
-          log: (m) => log(o.quiet, m),
-        });
+        const engine = await openEngine(o);
         const clip = engine.clip;
         const levels = o.levels ?? defaultLevels(clip.config.vision.layers);
         const init = o.init ? (await loadAdapters(o.init, levels, clip.config.vision.layers)).adapters : undefined;
