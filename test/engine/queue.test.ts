@@ -251,6 +251,34 @@ test(
   },
 );
 
+test(
+  'a task that throws (its model cannot be loaded) is retried a bounded number of times, then its images are failed with the error',
+  { timeout: 300_000 },
+  async () => {
+    const gone = join(dir, 'gone.safetensors');
+    copyFileSync(adapters, gone);
+    const job = 'no-model';
+    const sub = mvfa(['queue', 'submit', '--redis', redis.url, '--job', job, '--clip', clip, '--adapters', gone, ...images.slice(0, 2)]);
+    assert.equal(sub.code, 0, sub.stderr);
+    rmSync(gone);
+    const w = start([...WORKER, '--redis', redis.url]);
+    assert.equal(await w.exit, 0, w.stderr());
+    assert.deepEqual(status(job), { total: 2, done: 0, failed: 2, waiting: 0, active: 0 });
+    const attempts = w
+      .stderr()
+      .split('\n')
+      .filter((l) => l.startsWith('worker: task ') && l.includes('failed'));
+    assert.equal(attempts.length, 3, w.stderr()); // TASK_ATTEMPTS, then no more
+    const doc = collect(job);
+    assert.deepEqual(doc.results, []);
+    assert.deepEqual(
+      doc.failures.map((f) => f.input),
+      images.slice(0, 2),
+    );
+    for (const f of doc.failures) assert.match(f.reason, /gone\.safetensors/);
+  },
+);
+
 test('queue commands refuse a bad URL, a wrong password and an unknown job clearly', () => {
   const r1 = mvfa(['queue', 'status', '--redis', 'http://127.0.0.1:1', '--job', 'x']);
   assert.equal(r1.code, 2);

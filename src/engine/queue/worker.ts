@@ -134,6 +134,7 @@ export async function runWorker(s: WorkerSettings): Promise<number> {
     maxStalledCount: s.maxStalledCount,
     drainDelay: 1,
   });
+  const pending = new Set<Promise<unknown>>();
   let lastError = 0;
   worker.on('error', (e) => {
     if (Date.now() - lastError > 5000) {
@@ -145,7 +146,10 @@ export async function runWorker(s: WorkerSettings): Promise<number> {
     if (!task) return;
     const final = task.attemptsMade >= (task.opts.attempts ?? TASK_ATTEMPTS) || /stalled/i.test(err.message);
     s.log(`worker: task ${task.id} (${task.data.files.length} image(s)) failed${final ? '' : ', will retry'}: ${err.message}`);
-    if (final) for (const f of task.data.files) void redis.hsetnx(jobKey(task.data.job, 'failures'), f, err.message).catch(() => {});
+    if (!final) return;
+    const stored = Promise.all(task.data.files.map((f) => redis.hsetnx(jobKey(task.data.job, 'failures'), f, err.message))).catch(() => {});
+    pending.add(stored);
+    void stored.finally(() => pending.delete(stored));
   });
 
   let stop: (code: number) => void = () => {};
@@ -186,6 +190,7 @@ export async function runWorker(s: WorkerSettings): Promise<number> {
   globalThis.process.off('SIGINT', onSignal);
   await worker.close(code !== 0);
   await idleWatch;
+  await Promise.all(pending);
   for (const m of models.values()) await (await m.catch(() => null))?.release();
   redis.disconnect();
   return code;
