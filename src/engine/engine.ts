@@ -22,7 +22,7 @@ import { MVFA_DEFAULTS } from '../mvfa/defaults.ts';
 import { type BranchScores, type FusionRule, type Task } from '../mvfa/fusion.ts';
 import { Mvfa } from '../mvfa/mvfa.ts';
 import { type FitOptions, type FitResult, fitMvfa } from './fit.ts';
-import { type ImageInput, type Prediction, fuseResults, inputTensor, predictImage, scoreImage } from './predict.ts';
+import { type ImageInput, type Prediction, type ScoreOptions, fuseResults, inputTensor, predictImage, scoreImage } from './predict.ts';
 
 /** A problem with what was asked of the engine (missing organ, …): a usage error (exit code 2). */
 export class EngineUsageError extends Error {
@@ -169,8 +169,8 @@ export class Engine {
   }
 
   /** Raw branch outputs of one image with the model in use (independent of any other image). */
-  async score(image: ImageInput): Promise<BranchScores> {
-    return scoreImage(this.active(), image);
+  async score(image: ImageInput, o: ScoreOptions = {}): Promise<BranchScores> {
+    return scoreImage(this.active(), image, o);
   }
 
   /** The rule of the model in use over a list of raw results (calibration, else min–max over exactly these). */

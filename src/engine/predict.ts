@@ -43,12 +43,17 @@ export async function inputTensor(model: Pick<Mvfa, 'imageSize'>, image: ImageIn
   return medicalRasterToTensor(raster, { size: s });
 }
 
+export interface ScoreOptions {
+  /** Search the memory bank with both heads (all four official dumps), not only the head the task scores with. */
+  allHeads?: boolean;
+}
+
 /**
  * Raw branch outputs of one image (zero-shot map and det score; with a memory bank, the few-shot branch of the
- * head the model's task scores with). Depends on this image and the model only.
+ * head the model's task scores with, or of both heads). Depends on this image and the model only.
  */
-export async function scoreImage(model: Mvfa, image: ImageInput): Promise<BranchScores> {
-  return model.analyze(await inputTensor(model, image), [model.scoreHead]);
+export async function scoreImage(model: Mvfa, image: ImageInput, o: ScoreOptions = {}): Promise<BranchScores> {
+  return model.analyze(await inputTensor(model, image), o.allHeads ? ['seg', 'det'] : [model.scoreHead]);
 }
 
 /**

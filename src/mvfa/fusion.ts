@@ -3,7 +3,8 @@
 // Official rule (train_few.py:276-306 = test_few.py:215-245, test_zero.py:146-164): each branch is min–max
 // normalised over the whole evaluated set, `norm(A) = (A − min A)/(max A − min A)`, then averaged 0.5/0.5:
 //   AC+AS with a memory bank: map = 0.5·norm(S_zero) + 0.5·norm(S_few), image score = max of the map;
-//   AC with a memory bank:    score = 0.5·norm(c_zero) + 0.5·norm(mean S_few(det)), map = norm(S_zero);
+//   AC with a memory bank:    score = 0.5·norm(c_zero) + 0.5·norm(mean S_few(det)), map = norm(S_zero) (the
+//                             official code has no AC pixel map; a seg memory-bank map, if present, is not used);
 //   no memory bank (zero-shot mode): score = c_zero (the det head, for every task; raw, as the official code
 //   ranks it), map = norm(S_zero).
 // A stored calibration also maps c_zero with its range in zero-shot mode, so calibrated scores are about 0..1.
@@ -177,7 +178,7 @@ export function fuse(b: BranchScores, r: BranchRanges, task: Task): FusedPredict
   const w = MVFA_DEFAULTS.fusionWeights;
   const zero = normalizeMap(b.zeroSeg, r.zeroSeg);
   let map = zero;
-  if (b.fewSeg && r.fewSeg) {
+  if (task === 'AC+AS' && b.fewSeg && r.fewSeg) {
     const few = normalizeMap(b.fewSeg, r.fewSeg);
     map = new Float32Array(zero.length);
     for (let i = 0; i < map.length; i++) map[i] = w.zero * zero[i] + w.few * few[i];

@@ -60,6 +60,17 @@ test('run rule, AC with a det memory bank: scores = 0.5·norm(c_zero) + 0.5·nor
   assert.ok(e < 1e-6, `score error ${e}`);
 });
 
+test('run rule, AC with both memory-bank heads (full dumps): the seg bank does not enter, the map is norm(zero_seg)', () => {
+  const { fused } = fuseRun(raws(['seg', 'det']), 'AC');
+  assert.equal(maxAbs(maps(fused), ref.run.zero.maps!), 0);
+  assert.ok(
+    maxAbs(
+      fused.map((f) => f.score),
+      ref.run.ac.scores,
+    ) < 1e-6,
+  );
+});
+
 test('run rule without a memory bank (zero-shot mode): raw det score, seg map normalised over the run', (t) => {
   for (const task of ['AC+AS', 'AC'] as const) {
     const { fused } = fuseRun(raws([]), task);

@@ -105,7 +105,8 @@ export function registerPredict(program: Command, run: (f: () => Promise<number>
             }
             for (const item of items) {
               try {
-                const raw = await engine.score(item.raster);
+                // The dumps hold all four official outputs; the score needs only the task's memory-bank head.
+                const raw = await engine.score(item.raster, { allHeads: !!o.dump });
                 const s: Scored = {
                   file: f,
                   item: item.name,
