@@ -30,6 +30,7 @@ let clipPath: string;
 let clip: ClipModel;
 const calibrated = join(dir, 'calibrated.safetensors');
 const uncalibrated = join(dir, 'uncalibrated.safetensors');
+const calibratedAc = join(dir, 'calibrated-ac.safetensors');
 
 function mvfa(args: string[]): { code: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [join(REPO, 'bin/mvfa.js'), ...args], { encoding: 'utf8', env: { ...process.env, MVFA_CACHE: join(dir, 'cache') } });
@@ -56,6 +57,7 @@ before(async () => {
   await engine.release();
   await saveAdapters(calibrated, { adapters, calibration: calibrate(raws, 'AC+AS', 'two test images'), info: { organ, imageSize: '240' } });
   await saveAdapters(uncalibrated, { adapters, info: {} });
+  await saveAdapters(calibratedAc, { adapters, calibration: calibrate(raws, 'AC', 'two test images'), info: { organ, task: 'AC' } });
 });
 
 after(async () => {
@@ -123,6 +125,42 @@ test('calibrated adapters: CLI, page and library give the same score and raw map
   assert.equal(worst, 0);
   // Different images, different scores: the comparison is not between constants.
   assert.ok(new Set(lib.map((p) => p.score)).size === images.length);
+});
+
+test('calibrated AC adapters (det memory bank): CLI, page and library give the same scores', async (t) => {
+  const engine = Engine.fromClip(clip, { cacheDir: join(dir, 'cache') });
+  const m = await engine.load({ adapters: calibratedAc, support: { dir: supportDir, augment: 'none' } });
+  assert.equal(m.task, 'AC');
+  const lib = [];
+  for (const f of images) lib.push(await predict(m, f));
+  await engine.release();
+  assert.ok(
+    lib.every((p) => p.raw.fewDet && !p.raw.fewSeg),
+    'AC scores with the det memory bank',
+  );
+  const r = mvfa([
+    'predict',
+    '--clip',
+    clipPath,
+    '--adapters',
+    calibratedAc,
+    '--support',
+    supportDir,
+    '--support-augment',
+    'none',
+    '--json',
+    '--quiet',
+    ...images,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const cli = (JSON.parse(r.stdout) as { results: { score: number }[] }).results.map((x) => x.score);
+  const page = await pageScores(calibratedAc, images);
+  t.diagnostic(`AC scores ${cli.map((x) => x.toFixed(6)).join(', ')}`);
+  assert.deepEqual(
+    cli,
+    lib.map((p) => p.score),
+  );
+  assert.deepEqual(page, cli);
 });
 
 test('adapters without calibration: the CLI writes heatmaps and scores with min–max over the run, says so once, records the rule', async (t) => {
