@@ -52,7 +52,7 @@ export function abnormalChannel(probs: Value): Value {
 
 /** Det score per image [B]: mean over patches of the abnormal softmax probability. */
 export function detScore(logits: Value): Value {
-  const [b, n] = logits.shape;
+  const [b] = logits.shape;
   return reshape(reduceMean(slice(softmax(logits, -1), 2, 1, 2), [1, 2]), [b]);
 }
 
