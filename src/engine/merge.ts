@@ -5,6 +5,7 @@
 import { constants, existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeNpy } from '../io/npy.ts';
 import { type DumpEntry, RunRuleError, isRunLevel, refuseOverRun, writeRefusedHeatmaps } from './merge-rule.ts';
 import { type Prediction } from './predict.ts';
 import { SHARD_MANIFEST, type ShardManifest } from './shard.ts';
@@ -121,6 +122,13 @@ function inputOf(image: string, files: ReadonlySet<string>): string {
   return image;
 }
 
+/** What must agree between shards of one run: the rule's kind and source (a run-level rule's image count is per shard). */
+function sameRunKey(k: string, v: unknown): unknown {
+  if (k !== 'rule' || v === null || typeof v !== 'object') return v;
+  const r = v as { kind?: unknown; source?: unknown };
+  return { kind: r.kind, source: r.source };
+}
+
 /** Joins results documents of complete, ordered shards; run-wide fields must agree. */
 export function joinResults(shards: readonly { dir: string; manifest: ShardManifest; doc: ResultsDocument }[]): ResultsDocument {
   const head: Record<string, unknown> = {};
@@ -132,7 +140,7 @@ export function joinResults(shards: readonly { dir: string; manifest: ShardManif
     if (!Array.isArray(rows) || !Array.isArray(fails)) throw new MergeError(`${join(s.dir, 'results.json')}: no results/failures lists`);
     for (const [k, v] of Object.entries(rest)) {
       if (!(k in head)) head[k] = v;
-      else if (JSON.stringify(head[k]) !== JSON.stringify(v))
+      else if (JSON.stringify(sameRunKey(k, head[k])) !== JSON.stringify(sameRunKey(k, v)))
         throw new MergeError(`${s.dir}: '${k}' is ${JSON.stringify(v)} but ${shards[0].dir} has ${JSON.stringify(head[k])}; shards of one run use one model`);
     }
     const own = new Set(s.manifest.files);
@@ -172,6 +180,15 @@ async function copyFiles(dirs: readonly string[], out: string, dump: string | un
 
 function refuseExisting(path: string): void {
   if (existsSync(path)) throw new MergeError(`${path} already exists; merge into an empty folder`);
+}
+
+/**
+ * `scores.npy` beside a results.json: the image scores (float64) in the order of its results, for
+ * `mvfa metrics auroc --scores DIR/scores.npy --labels LABELS.npy` with labels in the same (sorted input) order.
+ */
+export async function writeScoresNpy(dir: string, doc: ResultsDocument): Promise<void> {
+  const data = Float64Array.from(doc.results, (r) => (typeof r.score === 'number' ? r.score : NaN));
+  await writeNpy(join(dir, 'scores.npy'), { dtype: 'float64', shape: [data.length], data });
 }
 
 /** Merges shard folders into `o.out` (and `o.dump`). Nothing is written when a check fails. */
@@ -222,6 +239,7 @@ export async function mergeShards(dirs: readonly string[], o: MergeOptions): Pro
   // Checks done: write. Outputs are created, never overwritten.
   await mkdir(o.out, { recursive: true });
   refuseExisting(join(o.out, 'results.json'));
+  refuseExisting(join(o.out, 'scores.npy'));
   if (o.dump && dumps.length) {
     await mkdir(o.dump, { recursive: true });
     refuseExisting(join(o.dump, 'scores.json'));
@@ -229,6 +247,7 @@ export async function mergeShards(dirs: readonly string[], o: MergeOptions): Pro
   const copied = await copyFiles([...new Set([...outs, ...dumps].map((s) => s.dir))], o.out, dumps.length ? o.dump : undefined, predictions !== null);
   if (o.dump && dumps.length) await writeFile(join(o.dump, 'scores.json'), `${JSON.stringify(scores, null, 1)}\n`, { flag: 'wx' });
   await writeFile(join(o.out, 'results.json'), `${JSON.stringify(doc, null, 1)}\n`, { flag: 'wx' });
+  await writeScoresNpy(o.out, doc);
   if (predictions) await writeRefusedHeatmaps(doc, entries, predictions, o.out);
   return { shards: outs.length, files: outs[0].manifest.total, results: doc.results.length, failures: doc.failures.length, copied };
 }

@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initAdapters } from '../../src/mvfa/adapters.ts';
@@ -44,6 +44,8 @@ before(async () => {
       .slice(0, 3))
       copyFileSync(join(demo, 'test', sub, f), join(imgs, f));
   for (const f of readdirSync(join(demo, 'valid/good/img')).sort().slice(0, 2)) copyFileSync(join(demo, 'valid/good/img', f), join(support, f));
+  // A 10-slice volume: its slices stay in one shard, and its volume maximum is recomputed over the union.
+  copyFileSync(join(REPO, 'fixtures/medical/syn_int16_slope.nii.gz'), join(imgs, 'syn_int16_slope.nii.gz'));
 });
 
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -67,6 +69,17 @@ function run(name: string, adapters: string, shards: number): { whole: string; p
   return { whole: base, parts };
 }
 
+/** A 1-D .npy file (written here by hand, not by the code under test). */
+function npy(descr: '<f8', values: number[]): Buffer {
+  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${values.length},), }`;
+  header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n';
+  const h = Buffer.alloc(10);
+  h.write('\x93NUMPY', 0, 'latin1');
+  h[6] = 1;
+  h.writeUInt16LE(header.length, 8);
+  return Buffer.concat([h, Buffer.from(header, 'latin1'), Buffer.from(Float64Array.from(values).buffer)]);
+}
+
 function json(path: string): Record<string, unknown> {
   return JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
 }
@@ -86,7 +99,7 @@ function assertSameRun(whole: string, merged: string, mergedDump: string): void 
     files(join(whole, 'whole')),
   );
   for (const f of files(mergedDump)) assert.ok(readFileSync(join(mergedDump, f)).equals(readFileSync(join(whole, 'whole-dump', f))), f);
-  for (const f of files(merged)) assert.ok(readFileSync(join(merged, f)).equals(readFileSync(join(whole, 'whole', f))), f);
+  for (const f of files(merged).filter((n) => n.endsWith('.png'))) assert.ok(readFileSync(join(merged, f)).equals(readFileSync(join(whole, 'whole', f))), f);
 }
 
 test('no stored calibration: 3 shards merged = the unsharded run (min–max over the union), heatmaps and dumps included', (t) => {
@@ -98,9 +111,28 @@ test('no stored calibration: 3 shards merged = the unsharded run (min–max over
   const merged = join(whole, 'merged');
   const r = mvfa(['merge', '--json', '--out', merged, '--dump', join(merged, 'dump'), ...parts.flatMap((p) => [join(p, 'out'), join(p, 'dump')])]);
   assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(JSON.parse(r.stdout), { shards: 3, files: 6, results: 6, failures: 0, copied: 12 });
+  const rawMaps = readdirSync(join(whole, 'whole-dump')).filter((f) => f.endsWith('.npy')).length;
+  assert.deepEqual(JSON.parse(r.stdout), { shards: 3, files: 7, results: 16, failures: 0, copied: rawMaps });
   assertSameRun(whole, merged, join(merged, 'dump'));
   t.diagnostic(`unsharded vs merged scores: ${wholeScores.map((s) => s.toFixed(6)).join(' ')} (identical)`);
+  const vol = (json(join(merged, 'results.json')).volumes as Record<string, { slices: number }>)[join(imgs, 'syn_int16_slope.nii.gz')];
+  assert.equal(vol.slices, 10);
+  // The merged scores feed `mvfa metrics`: AUROC of the 6 BUSI images (3 normal, then 3 abnormal in sorted order)
+  // from merged/scores.npy, against the pairwise count over results.json.
+  const busi = wholeScores.slice(0, 6);
+  let wins = 0;
+  for (const a of busi.slice(3)) for (const n of busi.slice(0, 3)) wins += a > n ? 1 : a === n ? 0.5 : 0;
+  const labels = join(whole, 'labels.npy');
+  const scoresNpy = join(whole, 'scores6.npy');
+  writeFileSync(labels, npy('<f8', [0, 0, 0, 1, 1, 1]));
+  const all = readFileSync(join(merged, 'scores.npy'));
+  writeFileSync(
+    scoresNpy,
+    npy('<f8', Array.from(new Float64Array(all.buffer.slice(all.byteOffset + all.length - 16 * 8, all.byteOffset + all.length)).slice(0, 6))),
+  );
+  const m = mvfa(['metrics', 'auroc', '--scores', scoresNpy, '--labels', labels]);
+  assert.equal(m.code, 0, m.stderr);
+  assert.equal(JSON.parse(m.stdout).auroc, wins / 9);
   // A merged folder is not overwritten.
   const again = mvfa(['merge', '--out', merged, '--dump', join(merged, 'dump'), ...parts.flatMap((p) => [join(p, 'out'), join(p, 'dump')])]);
   assert.equal(again.code, 2);

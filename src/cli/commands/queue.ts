@@ -7,6 +7,7 @@ import { type Redis } from 'ioredis';
 import { QueueError, checkRedisUrl, connectRedis, explainRedisError, maskUrl } from '../../engine/queue/connection.ts';
 import { DEFAULT_CHUNK, type ModelSpec, checkJobName, jobStatus, submitJob } from '../../engine/queue/jobs.ts';
 import { collectJob } from '../../engine/queue/collect.ts';
+import { writeScoresNpy } from '../../engine/merge.ts';
 import { runInputs } from '../../engine/shard.ts';
 import { type GlobalOptions, EXIT_INPUT_FAILED, EXIT_OK, UsageError, expandInputs, parseIntOpt, parseLevels } from '../common.ts';
 import { resolveClipPath } from '../model-loading.ts';
@@ -120,6 +121,7 @@ export function registerQueue(program: Command, run: Run): void {
         const { doc, missing } = await withRedis(o.redis, (redis) => collectJob(redis, o.job, !!o.partial));
         await mkdir(o.out, { recursive: true });
         await writeFile(target, `${JSON.stringify(doc, null, 1)}\n`, { flag: 'wx' });
+        await writeScoresNpy(o.out, doc);
         if (o.json) process.stdout.write(`${JSON.stringify({ results: doc.results.length, failures: doc.failures.length, missing: missing.length })}\n`);
         else
           process.stderr.write(
