@@ -1,6 +1,7 @@
 // The MVFA training loop: frozen prefix cached once per image, one graph per step, two Adam optimisers.
 import { CompiledGraph, Graph, type SessionConfig } from '../graph/index.ts';
 import { Adam, MVFA_ADAM } from './adam.ts';
+import { MVFA_DEFAULTS } from './defaults.ts';
 import { type AdapterSet, type Head, adapterFeeds, adapterParam, cloneAdapters } from './adapters.ts';
 import { type Backbone, checkLevels, frozenPrefix } from './network.ts';
 import { mulberry32, shuffledIndices } from '../util/random.ts';
@@ -146,7 +147,7 @@ export async function trainAdapters(
   const isAc = (i: number): boolean => (samples[i].task ? samples[i].task === 'AC' : opt.acOnly);
   const groupOf = (i: number): string => `${samples[i].group ?? ''}|${isAc(i)}`;
   const optims: Record<Head, Adam> = { seg: new Adam({ lr: opt.lr, ...MVFA_ADAM }), det: new Adam({ lr: opt.lr, ...MVFA_ADAM }) };
-  const rnd = mulberry32(opt.seed ?? 111);
+  const rnd = mulberry32(opt.seed ?? MVFA_DEFAULTS.seed);
   let draws = 0;
   const draw = () => {
     draws++;

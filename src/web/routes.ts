@@ -1,6 +1,7 @@
 // The JSON API: status, model choice (allow-list only), training from uploads, predictions, results.
 import { type IncomingMessage, type ServerResponse } from 'node:http';
 import { type AugmentMode } from '../data/training-set.ts';
+import { MVFA_DEFAULTS } from '../mvfa/defaults.ts';
 import { HttpError, describeError, mediaType, queryOf, readJsonObject, send, sendJson } from './http.ts';
 import { checkUploadPixels } from './imaging.ts';
 import { type ModelHost, checkOrgan } from './model-host.ts';
@@ -231,7 +232,18 @@ export class Api {
       epochs,
       started: new Date().toISOString(),
     };
-    const request = { normal, abnormal, masks, organ, epochs, augment, lr: 1e-3, seed: 111, scratchDir: this.scratchDir, ...defaults };
+    const request = {
+      normal,
+      abnormal,
+      masks,
+      organ,
+      epochs,
+      augment,
+      lr: MVFA_DEFAULTS.lr,
+      seed: MVFA_DEFAULTS.seed,
+      scratchDir: this.scratchDir,
+      ...defaults,
+    };
     const job = this.queue.submit('task', async () => {
       this.activity = 'training';
       try {
