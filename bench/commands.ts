@@ -1,7 +1,7 @@
 // Whole `mvfa` commands as a user runs them, each in a child process under /usr/bin/time: wall seconds and peak RSS
 // on a random ViT-L/14-336-shaped CLIP (weights and text features cached on disk beforehand, as after a first run).
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initAdapters } from '../src/mvfa/adapters.ts';
@@ -63,13 +63,87 @@ async function fixtures(): Promise<Fixtures> {
 }
 
 /**
- * Figures: predict of one image (zero-shot, then with a 2-image ×11 memory bank), AC-only training of 4 images
- * for one epoch, and optionally the demo. `device` selects the execution provider of every command.
+ * `mvfa serve` with the model loaded, after `n` predictions through its JSON API: peak RSS of the whole server
+ * process (/usr/bin/time, after it is stopped) and the mean seconds per prediction.
  */
-export async function benchCommands(opts: { demo?: boolean; device?: string } = {}): Promise<Record<string, number>> {
+async function benchServe(f: Fixtures, global: string[], env: Record<string, string>, n: number): Promise<Record<string, number>> {
+  const marker = 'MVFA_TIME';
+  const child = spawn(
+    '/usr/bin/time',
+    ['-f', `${marker} %e %M`, process.execPath, BIN, ...global.filter((a) => a !== '--quiet')].concat([
+      'serve',
+      '--clip',
+      f.clip,
+      '--adapters',
+      f.adapters,
+      '--port',
+      '0',
+    ]),
+    {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
+  let stderr = '';
+  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+  const exited = new Promise<void>((r) => child.on('close', () => r()));
+  try {
+    let url = '';
+    for (let i = 0; i < 600 && !url; i++) {
+      url = /listening on (http:\/\/\S+?);?\s/.exec(stderr)?.[1] ?? '';
+      if (!url) await new Promise((r) => setTimeout(r, 100));
+    }
+    if (!url) throw new Error(`mvfa serve did not start: ${stderr.slice(-2000)}`);
+    const image = new Blob([readFileSync(f.image)], { type: 'image/png' });
+    let t0 = 0;
+    for (let done = 0; done < n;) {
+      const fd = new FormData();
+      fd.append('image', image, 'image.png');
+      const res = await fetch(new URL('/api/predict', url), { method: 'POST', body: fd });
+      await res.arrayBuffer();
+      if (res.status === 503) {
+        await new Promise((r) => setTimeout(r, 500));
+        continue;
+      }
+      if (res.status !== 200) throw new Error(`mvfa serve: /api/predict answered ${res.status}`);
+      if (done === 0) t0 = performance.now();
+      done++;
+    }
+    const per = (performance.now() - t0) / 1000 / Math.max(1, n - 1);
+    // Stop the server itself (the child of /usr/bin/time), so that time reports its figures.
+    const server = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/).map(Number)[0];
+    process.kill(server, 'SIGTERM');
+    await exited;
+    const line = stderr
+      .split('\n')
+      .reverse()
+      .find((l) => l.startsWith(marker));
+    if (!line) throw new Error(`mvfa serve: no /usr/bin/time figure: ${stderr.slice(-2000)}`);
+    return { [`serve_${n}_predictions_peak_rss_mb`]: Number(line.split(' ')[2]) / 1024, serve_predict_s: per };
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+}
+
+/**
+ * Figures: predict of one image (zero-shot, then with a 2-image ×11 memory bank), AC-only training of 4 images
+ * for one epoch, `mvfa serve` after 50 predictions, and the demo. `device` selects the execution provider.
+ */
+export async function benchCommands(opts: { commands?: boolean; demo?: boolean; device?: string } = {}): Promise<Record<string, number>> {
   const f = await fixtures();
   const env = { MVFA_CACHE: f.cache };
   const g = ['--quiet', ...(opts.device ? ['--device', opts.device] : [])];
+  const res: Record<string, number> = {};
+  if (opts.commands !== false) Object.assign(res, await benchPredictTrain(f, g, env), await benchServe(f, g, env, 50));
+  if (opts.demo) {
+    const d = timeCommand([...g, 'demo', '--clip', f.clip, '--out', join(WORK, 'demo')], env);
+    res.demo_wall_s = d.wall_s;
+    res.demo_peak_rss_mb = d.peak_rss_mb;
+  }
+  return res;
+}
+
+async function benchPredictTrain(f: Fixtures, g: string[], env: Record<string, string>): Promise<Record<string, number>> {
   const predict = [...g, 'predict', '--clip', f.clip, '--adapters', f.adapters];
   // First run caches the text features (not measured), as `mvfa` does on a user's first call.
   timeCommand([...predict, f.image], env);
@@ -89,7 +163,7 @@ export async function benchCommands(opts: { demo?: boolean; device?: string } = 
     ]),
     env,
   );
-  const res: Record<string, number> = {
+  return {
     predict_1_wall_s: one.wall_s,
     predict_1_peak_rss_mb: one.peak_rss_mb,
     predict_bank_2x11_wall_s: bank.wall_s,
@@ -97,16 +171,15 @@ export async function benchCommands(opts: { demo?: boolean; device?: string } = 
     train_ac_4img_1ep_wall_s: train.wall_s,
     train_ac_4img_1ep_peak_rss_mb: train.peak_rss_mb,
   };
-  if (opts.demo) {
-    const d = timeCommand([...g, 'demo', '--clip', f.clip, '--out', join(WORK, 'demo')], env);
-    res.demo_wall_s = d.wall_s;
-    res.demo_peak_rss_mb = d.peak_rss_mb;
-  }
-  return res;
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
   const args = process.argv.slice(2);
   const dev = args.find((a) => a.startsWith('--device='))?.split('=')[1];
-  console.log(JSON.stringify(await benchCommands({ demo: args.includes('--demo'), device: dev }), null, 1));
+  const only = args.find((a) => a.startsWith('--only='))?.split('=')[1];
+  const res =
+    only === 'serve'
+      ? await fixtures().then((f) => benchServe(f, ['--quiet', ...(dev ? ['--device', dev] : [])], { MVFA_CACHE: f.cache }, 50))
+      : await benchCommands({ commands: only !== 'demo', demo: args.includes('--demo') || only === 'demo', device: dev });
+  console.log(JSON.stringify(res, null, 1));
 }
