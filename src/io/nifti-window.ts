@@ -24,14 +24,14 @@ export interface NiftiSliceOptions {
   orientation?: 'stored' | 'canonical';
 }
 
-function swap(a: Float64Array, i: number, j: number): void {
+function swap(a: Float32Array | Float64Array, i: number, j: number): void {
   const t = a[i];
   a[i] = a[j];
   a[j] = t;
 }
 
 /** Rearranges `a` so that a[k] is the k-th smallest value, smaller ones before it and larger after. */
-function select(a: Float64Array, k: number): void {
+function select(a: Float32Array | Float64Array, k: number): void {
   let lo = 0;
   let hi = a.length - 1;
   while (hi > lo) {
@@ -59,7 +59,8 @@ function select(a: Float64Array, k: number): void {
  */
 export function niftiPercentiles(values: ArrayLike<number>, qs: readonly number[]): number[] {
   let n = 0;
-  const a = new Float64Array(values.length);
+  // float32 values are copied as float32 (exactly, at half the memory of a float64 copy).
+  const a = values instanceof Float32Array ? new Float32Array(values.length) : new Float64Array(values.length);
   for (let i = 0; i < values.length; i++) if (Number.isFinite(values[i])) a[n++] = values[i];
   if (n === 0) return qs.map(() => NaN);
   const v = a.subarray(0, n);

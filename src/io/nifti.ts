@@ -3,8 +3,9 @@
 // slices for display (nifti-window.ts).
 
 import { readFile } from 'node:fs/promises';
-import { createGunzip } from 'node:zlib';
 import * as nifti from 'nifti-reader-js';
+
+import { DATATYPES, gunzipVoxels, UNSUPPORTED, VoxelWriter, type DatatypeInfo, type GzipPlan } from './nifti-voxels.ts';
 
 import { axisCodes, bestAffine, type Mat4 } from './nifti-orient.ts';
 
@@ -59,39 +60,11 @@ export interface NiftiReadOptions {
   maxVoxels?: number;
 }
 
-/** Most voxels a volume may have by default: 2^28 (1 GiB as float32), e.g. 512 x 512 x 1024. */
-export const MAX_NIFTI_VOXELS = 2 ** 28;
-
-interface DatatypeInfo {
-  name: string;
-  bytes: number;
-  read: (dv: DataView, off: number, le: boolean) => number;
-  /** nibabel scales in float32 for get_fdata(dtype=float32) (integer types that promote to float32 with float32). */
-  f32: boolean;
-}
-
-const DATATYPES: Record<number, DatatypeInfo> = {
-  2: { name: 'uint8', bytes: 1, read: (dv, o) => dv.getUint8(o), f32: true },
-  4: { name: 'int16', bytes: 2, read: (dv, o, le) => dv.getInt16(o, le), f32: true },
-  8: { name: 'int32', bytes: 4, read: (dv, o, le) => dv.getInt32(o, le), f32: false },
-  16: { name: 'float32', bytes: 4, read: (dv, o, le) => dv.getFloat32(o, le), f32: true },
-  64: { name: 'float64', bytes: 8, read: (dv, o, le) => dv.getFloat64(o, le), f32: false },
-  256: { name: 'int8', bytes: 1, read: (dv, o) => dv.getInt8(o), f32: true },
-  512: { name: 'uint16', bytes: 2, read: (dv, o, le) => dv.getUint16(o, le), f32: true },
-  768: { name: 'uint32', bytes: 4, read: (dv, o, le) => dv.getUint32(o, le), f32: false },
-  1024: { name: 'int64', bytes: 8, read: (dv, o, le) => Number(dv.getBigInt64(o, le)), f32: false },
-  1280: { name: 'uint64', bytes: 8, read: (dv, o, le) => Number(dv.getBigUint64(o, le)), f32: false },
-};
-const INT_RANGE: Record<number, [number, number]> = { 2: [0, 255], 256: [-128, 127], 4: [-32768, 32767], 512: [0, 65535] };
-const UNSUPPORTED: Record<number, string> = {
-  1: 'binary',
-  32: 'complex64',
-  128: 'RGB24',
-  1536: 'float128',
-  1792: 'complex128',
-  2048: 'complex256',
-  2304: 'RGBA32',
-};
+/**
+ * Most voxels a volume may have by default: 2^27, e.g. 512 x 512 x 512 (512 MiB as float32; reading and showing
+ * such a volume stays near 1.1 GB). Pass `maxVoxels` for larger volumes.
+ */
+export const MAX_NIFTI_VOXELS = 2 ** 27;
 
 const GZIP = (b: Uint8Array): boolean => b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b;
 
@@ -102,44 +75,6 @@ async function readBytes(path: string, name: string): Promise<Uint8Array> {
     const code = (err as NodeJS.ErrnoException).code;
     throw new NiftiError(name, code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (err as Error).message);
   }
-}
-
-/**
- * Inflates gzip data, stopping as soon as `limit(prefix)` bytes are out: `limit` is asked once the first
- * `probe` bytes (or all, if fewer) are inflated, and may throw to refuse the file. Nothing beyond the limit is
- * held, so a small file cannot inflate to more than its header says it needs.
- */
-async function gunzipBounded(b: Uint8Array, name: string, probe: number, limit: (prefix: Uint8Array) => number): Promise<Uint8Array> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  let max = Infinity;
-  const gz = createGunzip();
-  const join = (): Uint8Array => new Uint8Array(Buffer.concat(chunks, total)); // a copy that owns its whole ArrayBuffer
-  await new Promise<void>((resolve, reject) => {
-    const stop = (err?: unknown): void => {
-      gz.removeAllListeners('data');
-      gz.destroy();
-      if (err) reject(err);
-      else resolve();
-    };
-    gz.on('data', (c: Buffer) => {
-      chunks.push(c);
-      total += c.length;
-      try {
-        if (max === Infinity && total >= probe) max = limit(join());
-      } catch (err) {
-        stop(err);
-        return;
-      }
-      if (total >= max) stop();
-    });
-    gz.on('error', (err) => reject(new NiftiError(name, `cannot decompress gzip data (${err.message})`)));
-    gz.on('end', () => resolve());
-    gz.end(b);
-  });
-  if (max === Infinity) limit(join());
-  const out = join();
-  return total > max ? out.subarray(0, max) : out;
 }
 
 /** The bytes of `b` in an ArrayBuffer of their own (a Buffer may be a view into Node's shared pool). */
@@ -204,27 +139,48 @@ function headerFields(b: Uint8Array, version: 1 | 2, le: boolean): { srow: [numb
   return version === 1 ? { srow: [row(280), row(296), row(312)] } : { srow: [row(400), row(432), row(464)] };
 }
 
+/** Scaling as nibabel: none when scl_slope is 0 or not finite. */
+function scalingOf(h: nifti.NIFTI1 | nifti.NIFTI2, name: string): { slope: number; inter: number; scaled: boolean } {
+  const slope = h.scl_slope;
+  const inter = h.scl_inter;
+  const valid = slope !== 0 && Number.isFinite(slope);
+  if (valid && !Number.isFinite(inter)) throw new NiftiError(name, `valid scl_slope ${slope} but invalid scl_inter ${inter}`);
+  return { slope, inter, scaled: valid && !(slope === 1 && inter === 0) };
+}
+
+function makeWriter(l: Layout, name: string, f32: boolean): VoxelWriter {
+  return new VoxelWriter(l.header.datatypeCode, l.header.littleEndian, l.count, scalingOf(l.header, name), f32);
+}
+
 /** Reads a NIfTI-1/-2 volume: `.nii`, `.nii.gz`, or the `.hdr` of a `.hdr`/`.img` pair (either may be gzipped). */
 export async function readNifti(input: string | Uint8Array, opts: NiftiReadOptions = {}): Promise<NiftiVolume> {
   const name = typeof input === 'string' ? input : (opts.name ?? '<buffer>');
   const maxVoxels = opts.maxVoxels ?? MAX_NIFTI_VOXELS;
-  let bytes = typeof input === 'string' ? await readBytes(input, name) : input;
-  if (bytes.length === 0) throw new NiftiError(name, 'empty file, 0 bytes');
-  if (GZIP(bytes)) {
-    // Inflate the header, then only as much as it says the file holds (a .hdr.gz: the header alone).
-    bytes = await gunzipBounded(bytes, name, 540, (head) => {
-      const l = layoutOf(head, name, maxVoxels);
-      return l.pair ? head.length : l.offset + l.count * l.info.bytes;
-    });
+  const f32 = opts.dtype !== 'float64';
+  const input0 = typeof input === 'string' ? await readBytes(input, name) : input;
+  if (input0.length === 0) throw new NiftiError(name, 'empty file, 0 bytes');
+  let layout: Layout | undefined;
+  let writer: VoxelWriter | undefined;
+  // The header is validated, and the output allocated, before any voxel is read.
+  const start = (head: Uint8Array): GzipPlan => {
+    layout = layoutOf(head, name, maxVoxels);
+    if (!layout.pair) writer = makeWriter(layout, name, f32);
+    return { offset: layout.offset, writer };
+  };
+  let bytes: Uint8Array;
+  if (GZIP(input0)) {
+    // Inflated while decoded: the header, then only as many voxel bytes as it declares.
+    bytes = await gunzipVoxels(input0, 540, start, (why) => new NiftiError(name, why));
+  } else {
+    bytes = new Uint8Array(own(input0));
+    const plan = start(bytes);
+    plan.writer?.push(bytes.subarray(Math.min(plan.offset, bytes.length)));
   }
-  bytes = new Uint8Array(own(bytes));
-  const { version, header: h, dims, count, info, offset, pair } = layoutOf(bytes, name, maxVoxels);
+  const { version, header: h, dims, count, info, offset, pair } = layout!;
   const ndim = dims.length;
   const le = h.littleEndian;
 
-  // Voxel data: after vox_offset in a .nii file, or in the sibling .img of a .hdr/.img pair.
-  let voxels: Uint8Array;
-  const need = offset + count * info.bytes;
+  // Voxel data of a .hdr/.img pair: in the sibling .img (which may be gzipped).
   if (pair) {
     if (typeof input !== 'string') throw new NiftiError(name, 'a .hdr header needs its .img file: pass the path, not a buffer');
     const base = input.replace(/\.hdr(\.gz)?$/i, '');
@@ -232,37 +188,22 @@ export async function readNifti(input: string | Uint8Array, opts: NiftiReadOptio
     let img: Uint8Array | undefined;
     for (const p of imgPath) img ??= await readFile(p).catch(() => undefined);
     if (!img) throw new NiftiError(name, `missing image file ${imgPath[0]}`);
-    voxels = GZIP(img) ? await gunzipBounded(img, imgPath[0], need, () => need) : img;
-  } else {
-    voxels = bytes;
+    const w = makeWriter(layout!, name, f32);
+    writer = w;
+    if (GZIP(img))
+      await gunzipVoxels(
+        img,
+        0,
+        () => ({ offset, writer: w }),
+        (why) => new NiftiError(imgPath[0], why),
+      );
+    else w.push(img.subarray(Math.min(offset, img.length)));
   }
-  if (voxels.length < need) {
-    throw new NiftiError(name, `truncated: ${Math.max(0, voxels.length - offset)} bytes of voxel data, expected ${count * info.bytes}`);
+  if (!writer!.complete) {
+    throw new NiftiError(name, `truncated: ${Math.min(writer!.received, count * info.bytes)} bytes of voxel data, expected ${count * info.bytes}`);
   }
-
-  // Scaling as nibabel: none when scl_slope is 0 or not finite; get_fdata() scales in float64,
-  // get_fdata(dtype=float32) in float32 for the 8/16-bit integer and float32 types.
-  const slope = h.scl_slope;
-  const inter = h.scl_inter;
-  const valid = slope !== 0 && Number.isFinite(slope);
-  if (valid && !Number.isFinite(inter)) throw new NiftiError(name, `valid scl_slope ${slope} but invalid scl_inter ${inter}`);
-  const scaled = valid && !(slope === 1 && inter === 0);
-  const f32 = opts.dtype !== 'float64';
-  const data = f32 ? new Float32Array(count) : new Float64Array(count);
-  const dv = new DataView(voxels.buffer, voxels.byteOffset + offset, count * info.bytes);
-  const f = Math.fround;
-  const s32 = f(slope);
-  const i32 = f(inter);
-  // nibabel falls back to float64 when float32 scaling would overflow the integer type's range.
-  const range = INT_RANGE[h.datatypeCode];
-  const fits = !range || range.every((x) => Number.isFinite(f(f(x * s32) + i32)));
-  const inF32 = f32 && info.f32 && fits;
-  for (let n = 0, o = 0; n < count; n++, o += info.bytes) {
-    const x = info.read(dv, o, le);
-    if (!scaled) data[n] = x;
-    else if (inF32) data[n] = f(f(x * s32) + i32);
-    else data[n] = x * slope + inter;
-  }
+  const data = writer!.data;
+  const { slope, inter, scaled } = scalingOf(h, name);
 
   const quatern: [number, number, number] = [h.quatern_b, h.quatern_c, h.quatern_d];
   const affine = bestAffine({

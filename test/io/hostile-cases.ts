@@ -99,6 +99,11 @@ export const CASES: Record<string, Case> = {
     const v = await readNifti(put(dir, 'small.nii.gz', B.gzipZerosBomb(1024, B.niftiHeader({ dims: [64, 64, 64] }))));
     return `${v.data.length} voxels`;
   },
+  // Hole 6/7: the largest volume accepted (2^27 uint8 voxels) as a 130 KB gzip bomb, through the command line's loader.
+  'nifti-gzip-bomb-cli': async (dir) => {
+    const items = await loadMedicalImages(put(dir, 'largest.nii.gz', B.gzipZerosBomb(129, B.niftiHeader({ dims: [1024, 1024, 128] }))));
+    return `${items.length} slices`;
+  },
   // Hole 13: a gzipped header with no voxel data.
   'nifti-truncated-gz': async (dir) => readNifti(put(dir, 'header-only.nii.gz', gzipSync(B.niftiHeader({ dims: [16, 16, 1] })))),
   // Hole 4: 1000 expanded views (stride 0) of 2^24 elements over a one-element storage (110 KB).
