@@ -41,12 +41,15 @@ export function cloneAdapters(a: AdapterSet): AdapterSet {
 
 export type AdapterFc = 'fc1' | 'fc2';
 
-/** One adapter tensor: head, layer, level index (0-based position in `levels`) and its graph input name. */
+/** One adapter tensor: head, layer, level index (0-based position in `levels`), its graph input and file names. */
 export interface AdapterParam {
   head: Head;
   fc: AdapterFc;
   level: number;
+  /** Graph input name (`seg_fc1_0`). */
   name: string;
+  /** Key in checkpoint files, as the official code names it (`seg_adapters.0.fc1.0.weight`). */
+  key: string;
 }
 
 /** Graph input name of a tensor, e.g. `seg_fc1_0` (the one place that spells it; never parse it back). */
@@ -54,12 +57,17 @@ export function adapterInputName(head: Head, fc: AdapterFc, j: number): string {
   return `${head}_${fc}_${j}`;
 }
 
+/** Key of an adapter tensor in checkpoint files, as the official code names it (`seg_adapters.0.fc1.0.weight`). */
+export function adapterKey(head: Head, j: number, fc: AdapterFc): string {
+  return `${head}_adapters.${j}.${fc}.0.weight`;
+}
+
 /** Every adapter tensor of `nLevels` levels of `heads`, in the official order (per head: level, fc1 then fc2). */
 export function adapterParams(nLevels: number, heads: readonly Head[] = HEADS): AdapterParam[] {
   const out: AdapterParam[] = [];
   for (const head of heads)
     for (let level = 0; level < nLevels; level++)
-      for (const fc of ['fc1', 'fc2'] as const) out.push({ head, fc, level, name: adapterInputName(head, fc, level) });
+      for (const fc of ['fc1', 'fc2'] as const) out.push({ head, fc, level, name: adapterInputName(head, fc, level), key: adapterKey(head, level, fc) });
   return out;
 }
 

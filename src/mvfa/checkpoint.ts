@@ -3,7 +3,7 @@
 import { openSafetensors, writeSafetensors } from '../io/safetensors.ts';
 import { type HostTensor, toFloat32 } from '../io/tensor.ts';
 import { loadWeights } from '../io/weights.ts';
-import { type AdapterPair, type AdapterSet, type Head, HEADS } from './adapters.ts';
+import { type AdapterPair, type AdapterSet, HEADS, adapterKey, adapterParams } from './adapters.ts';
 import { defaultLevels } from './defaults.ts';
 import { type Calibration, parseCalibration } from './fusion.ts';
 
@@ -26,20 +26,15 @@ export interface AdapterCheckpoint {
   info: Record<string, string>;
 }
 
-/** File key of an adapter tensor, as the official checkpoints name it (`seg_adapters.0.fc1.0.weight`). */
-export function adapterKey(head: Head, j: number, fc: 'fc1' | 'fc2'): string {
-  return `${head}_adapters.${j}.${fc}.0.weight`;
-}
+export { adapterKey };
 
 /** Writes adapters (and optional calibration/provenance in the metadata) atomically. */
 export async function saveAdapters(path: string, ck: AdapterCheckpoint, overwrite = false): Promise<void> {
   const { adapters: a } = ck;
   const tensors = new Map<string, HostTensor>();
-  for (const head of HEADS) {
-    a[head].forEach((p, j) => {
-      tensors.set(adapterKey(head, j, 'fc1'), { dtype: 'float32', shape: [a.bottleneck, a.width], data: p.fc1 });
-      tensors.set(adapterKey(head, j, 'fc2'), { dtype: 'float32', shape: [a.width, a.bottleneck], data: p.fc2 });
-    });
+  for (const p of adapterParams(a.levels.length)) {
+    const shape = p.fc === 'fc1' ? [a.bottleneck, a.width] : [a.width, a.bottleneck];
+    tensors.set(p.key, { dtype: 'float32', shape, data: a[p.head][p.level][p.fc] });
   }
   const meta: Record<string, string> = { format: 'mvfa-adapters', levels: a.levels.join(','), ...ck.info };
   if (ck.calibration) meta.calibration = JSON.stringify(ck.calibration);
@@ -84,9 +79,7 @@ export async function loadAdapters(path: string, levels?: readonly number[], lay
       pairs[head].push({ fc1: t('fc1', [bottleneck, width]), fc2: t('fc2', [width, bottleneck]) });
     }
   }
-  const known = new Set(
-    HEADS.flatMap((h) => Array.from({ length: n }, (_, j) => [adapterKey(h, j, 'fc1'), adapterKey(h, j, 'fc2')]).flat()).map((k) => prefix + k),
-  );
+  const known = new Set(adapterParams(n).map((p) => prefix + p.key));
   for (const k of raw.keys()) if (!known.has(k)) throw new AdapterFileError(path, `unexpected tensor ${k}`);
   let lv: number[];
   if (meta.levels) lv = meta.levels.split(',').map(Number);

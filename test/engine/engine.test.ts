@@ -47,7 +47,7 @@ test('adapter tensor names come from one helper and are looked up, not parsed', 
   assert.equal(params.length, 8);
   assert.deepEqual(Object.keys(adapterFeeds(a)).sort(), params.map((p) => p.name).sort());
   const p = adapterParam('det_fc2_1', 2);
-  assert.deepEqual([p.head, p.fc, p.level], ['det', 'fc2', 1]);
+  assert.deepEqual([p.head, p.fc, p.level, p.key], ['det', 'fc2', 1, 'det_adapters.1.fc2.0.weight']);
   assert.equal(adapterFeeds(a)[p.name], a.det[1].fc2);
   assert.throws(() => adapterParam('det_fc2_2', 2), /not an adapter tensor/);
 });
