@@ -2,24 +2,20 @@
 // (leave-one-out: train on the other datasets' test splits, evaluate on the target).
 import { join, resolve } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
-import { type ClipModel } from '../clip/model.ts';
-import { cachedTextFeatures } from '../clip/text-features.ts';
 import { BMAD_KEYS, DATASETS, DatasetError, isBmadKey } from '../data/datasets.ts';
 import { drawFewShotSplit, fewShotSplit } from '../data/fewshot.ts';
 import { type Dataset, openDataset, orderedItems } from '../data/layout.ts';
 import { type AugmentMode, augmentSupport } from '../data/training-set.ts';
 import { loadImageTensor, loadMask } from '../io/image.ts';
 import { initAdapters } from '../mvfa/adapters.ts';
-import { Mvfa } from '../mvfa/mvfa.ts';
 import { type TrainSample, trainAdapters } from '../mvfa/trainer.ts';
 import { type EvalResult, evaluateSplit } from './evaluate.ts';
 import { epochStepper } from './epoch-progress.ts';
-import { fitMvfa } from './fit.ts';
+import { type Engine } from './engine.ts';
 
 export interface ProtocolCommon {
-  clip: ClipModel;
-  clipPath: string;
-  cacheDir: string;
+  /** Holds the CLIP and text features; each run's model is loaded into it and unloaded after its test. */
+  engine: Engine;
   epochs: number;
   lr: number;
   seed: number;
@@ -81,7 +77,7 @@ export interface FewShotOptions extends ProtocolCommon {
 
 export async function fewShotProtocol(o: FewShotOptions): Promise<RunResult[]> {
   const ds = o.dataset;
-  const text = await cachedTextFeatures(o.clip, o.clipPath, ds.info.organ, o.cacheDir);
+  const engine = o.engine;
   const out: RunResult[] = [];
   for (let run = 0; run < o.runs; run++) {
     const t0 = Date.now();
@@ -97,7 +93,7 @@ export async function fewShotProtocol(o: FewShotOptions): Promise<RunResult[]> {
       normal: split.normals,
       abnormal: split.abnormals.map((p) => ({ path: p, mask: ds.info.task === 'AC+AS' ? (split.masks.get(p) ?? null) : null })),
     };
-    const fit = await fitMvfa(o.clip, text, {
+    const fit = await engine.fit({
       files,
       organ: ds.info.organ,
       epochs: o.epochs,
@@ -115,9 +111,13 @@ export async function fewShotProtocol(o: FewShotOptions): Promise<RunResult[]> {
       onStep: epochStepper(`run ${run + 1}: train`, o.epochs, (l, d, t) => o.onStage?.(l, d, t)),
     });
     const tTrain = Date.now();
-    const model = new Mvfa(o.clip, fit.checkpoint.adapters, text, fit.checkpoint.calibration ?? null, { imageSize: o.imageSize });
     const support = await Promise.all(split.normals.map(async (p) => (await loadImageTensor(p, { size: o.imageSize })).tensor));
-    await model.setSupport(augmentSupport(support, o.imageSize, o.augment));
+    const model = await engine.load({
+      adapters: fit.checkpoint,
+      organ: ds.info.organ,
+      imageSize: o.imageSize,
+      support: augmentSupport(support, o.imageSize, o.augment),
+    });
     const tBank = Date.now();
     const result = await evaluateSplit(model, orderedItems(ds.test), {
       task: ds.info.task,
@@ -125,7 +125,7 @@ export async function fewShotProtocol(o: FewShotOptions): Promise<RunResult[]> {
       aupro: o.aupro,
       onProgress: (d, t) => o.onStage?.(`run ${run + 1}: test`, d, t),
     });
-    await model.release();
+    await engine.unload();
     out.push({
       run,
       split: { normals: split.normals, abnormals: split.abnormals, seedFile: split.seedFile },
@@ -155,19 +155,21 @@ export async function zeroShotProtocol(o: ZeroShotOptions): Promise<RunResult[]>
   if (sources.length === 0) throw new Error(`no source datasets found under ${o.data} besides ${target.info.key}`);
   const samples: TrainSample[] = [];
   for (const src of sources) {
-    const text = await cachedTextFeatures(o.clip, o.clipPath, src.info.organ, o.cacheDir);
+    const text = await o.engine.textFeatures(src.info.organ);
     for (const it of orderedItems(src.test)) {
       const image = (await loadImageTensor(it.path, { size: o.imageSize })).tensor;
       const mask = it.mask ? Float32Array.from(await loadMask(it.mask, o.imageSize)) : null;
       samples.push({ name: it.path, image, mask, label: it.label, text, task: src.info.task, group: src.info.key });
     }
   }
-  const text = await cachedTextFeatures(o.clip, o.clipPath, target.info.organ, o.cacheDir);
+  const text = await o.engine.textFeatures(target.info.organ);
+  const clip = o.engine.clip;
   const out: RunResult[] = [];
   for (let run = 0; run < o.runs; run++) {
     const t0 = Date.now();
-    const init = initAdapters(o.clip.config.vision.width, o.clip.config.embedDim, o.levels, o.seed + run);
-    const bb = { weights: o.clip.weights, vision: o.clip.config.vision, activation: o.clip.activation };
+    await o.engine.unload();
+    const init = initAdapters(clip.config.vision.width, clip.config.embedDim, o.levels, o.seed + run);
+    const bb = { weights: clip.weights, vision: clip.config.vision, activation: clip.activation };
     const trainProgress = epochStepper(`run ${run + 1}: train`, o.epochs, (l, d, t) => o.onStage?.(l, d, t));
     const tr = await trainAdapters(bb, init, text, samples, {
       epochs: o.epochs,
@@ -179,14 +181,14 @@ export async function zeroShotProtocol(o: ZeroShotOptions): Promise<RunResult[]>
       onStep: (s) => trainProgress(s, Math.ceil(samples.length / o.batchSize)),
     });
     const tTrain = Date.now();
-    const model = new Mvfa(o.clip, tr.adapters, text, null, { imageSize: o.imageSize });
+    const model = await o.engine.load({ adapters: { adapters: tr.adapters, info: {} }, organ: target.info.organ, imageSize: o.imageSize });
     const result = await evaluateSplit(model, orderedItems(target.test), {
       task: target.info.task,
       mode: 'zero',
       aupro: o.aupro,
       onProgress: (d, t) => o.onStage?.(`run ${run + 1}: test`, d, t),
     });
-    await model.release();
+    await o.engine.unload();
     out.push({ run, split: { normals: [], abnormals: [], seedFile: null }, result, timings: { train_s: (tTrain - t0) / 1000, ...result.timings } });
   }
   return out;

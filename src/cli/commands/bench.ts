@@ -5,7 +5,7 @@ import { type AugmentMode } from '../../data/training-set.ts';
 import { writeBenchReport } from '../../engine/bench-report.ts';
 import { type RunResult, fewShotProtocol, resolveDataset, zeroShotProtocol } from '../../engine/protocols.ts';
 import { MVFA_DEFAULTS, defaultLevels } from '../../mvfa/defaults.ts';
-import { type GlobalOptions, EXIT_OK, UsageError, applyGlobal, cacheDir, log, parseFloatOpt, parseIntOpt, parseLevels, stageBar } from '../common.ts';
+import { type GlobalOptions, EXIT_OK, UsageError, applyGlobal, log, parseFloatOpt, parseIntOpt, parseLevels, stageBar } from '../common.ts';
 import { openEngine } from '../model-loading.ts';
 
 interface BenchOpts extends GlobalOptions {
@@ -80,15 +80,14 @@ export function registerBench(program: Command, run: (f: () => Promise<number>) 
         if (o.augment !== 'none' && o.augment !== 'mvfa') throw new UsageError(`--augment must be none or mvfa, got '${o.augment}'`);
         const t0 = Date.now();
         const ds = resolveDataset(o.data, o.dataset, o.organ);
-        const { clip } = await openEngine(o);
+        const engine = await openEngine(o);
+        const { clip } = engine;
         const path = clip.source;
         const levels = o.levels ?? defaultLevels(clip.config.vision.layers);
         const outWork = o.out ?? '.';
         const bar = stageBar(o.quiet || o.json);
         const runs = await fewShotProtocol({
-          clip,
-          clipPath: path,
-          cacheDir: cacheDir(),
+          engine,
           dataset: ds,
           shots: o.shots,
           runs: o.runs,
@@ -139,14 +138,13 @@ export function registerBench(program: Command, run: (f: () => Promise<number>) 
       run(async () => {
         applyGlobal(o);
         const t0 = Date.now();
-        const { clip } = await openEngine(o);
+        const engine = await openEngine(o);
+        const { clip } = engine;
         const path = clip.source;
         const levels = o.levels ?? defaultLevels(clip.config.vision.layers);
         const bar = stageBar(o.quiet || o.json);
         const runs = await zeroShotProtocol({
-          clip,
-          clipPath: path,
-          cacheDir: cacheDir(),
+          engine,
           data: o.data,
           target: o.target,
           organ: o.organ,

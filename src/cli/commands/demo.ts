@@ -7,7 +7,7 @@ import { fewShotProtocol, resolveDataset } from '../../engine/protocols.ts';
 import { DEFAULT_CLIP_MODEL } from '../../hub/models.ts';
 import { downloadClip } from './download.ts';
 import { MVFA_DEFAULTS, defaultLevels } from '../../mvfa/defaults.ts';
-import { type GlobalOptions, EXIT_OK, UsageError, applyGlobal, cacheDir, log, parseIntOpt, parseLevels, stageBar } from '../common.ts';
+import { type GlobalOptions, EXIT_OK, UsageError, applyGlobal, log, parseIntOpt, parseLevels, stageBar } from '../common.ts';
 import { openEngine } from '../model-loading.ts';
 
 export const DEMO_DATASET = fileURLToPath(new URL('../../../demo/BUSI_demo_AD', import.meta.url));
@@ -42,9 +42,7 @@ export function registerDemo(program: Command, run: (f: () => Promise<number>) =
         );
         const bar = stageBar(o.quiet || o.json);
         const runs = await fewShotProtocol({
-          clip,
-          clipPath: path,
-          cacheDir: cacheDir(),
+          engine,
           dataset: ds,
           shots: o.shots,
           runs: 1,
