@@ -7,6 +7,13 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { CompiledGraph, type Device, Graph, type Value, gradients, mul, probeDevice, reduceSum } from '../../src/graph/index.ts';
 import { blockConstants, causalMask, residualBlock } from '../../src/clip/transformer.ts';
+import { ClipModel } from '../../src/clip/model.ts';
+import { normalizeStateDict } from '../../src/clip/state-dict.ts';
+import { adapterFeeds, initAdapters } from '../../src/mvfa/adapters.ts';
+import { compileInference, runInference } from '../../src/mvfa/inference.ts';
+import { compileTrainStep } from '../../src/mvfa/training-graph.ts';
+import { tinyClipTensors } from '../support/tiny-clip.ts';
+import { rand } from './gradcheck.ts';
 
 interface BlockFixture {
   config: { width: number; heads: number; tokens: number; batch: number; act: string; causal: boolean };
@@ -86,4 +93,55 @@ test('WebGPU: a missing adapter is an error that names --device cpu, never a sil
   }
   assert.match(reason, /--device webgpu: no usable WebGPU adapter/);
   assert.match(reason, /--device cpu works/);
+});
+
+test('WebGPU: the MVFA inference and training-step graphs (tiny CLIP) give the CPU provider numbers', async (tc) => {
+  const reason = await probeDevice('webgpu');
+  if (reason) {
+    tc.skip(`no WebGPU adapter: ${reason}`);
+    return;
+  }
+  const sd = normalizeStateDict(tinyClipTensors(), 'tiny');
+  const clip = new ClipModel(sd, 'tiny');
+  const bb = { weights: sd, vision: clip.config.vision, activation: clip.activation };
+  const levels = [1, 2];
+  const size = 56;
+  const d = clip.config.embedDim;
+  const adapters = initAdapters(clip.config.vision.width, d, levels, 4);
+  // Small text features keep the ×100 logits out of softmax saturation, so the maps carry information.
+  const text = rand(2 * d, 5, -0.005, 0.005);
+  const image = rand(3 * size * size, 6, 0, 1);
+  const infer = async (device: Device) => {
+    const g = await compileInference(bb, levels, d, size, 1, { device, threads: 1 });
+    const r = await runInference(g, image, adapters, text);
+    await g.release();
+    return r;
+  };
+  const [ci, gi] = [await infer('cpu'), await infer('webgpu')];
+  assert.ok(Math.max(...ci.zeroSeg) - Math.min(...ci.zeroSeg) > 1e-2, 'the zero-shot map varies (the comparison is not of constants)');
+  const eSeg = maxAbs(gi.zeroSeg, ci.zeroSeg);
+  const eDet = Math.abs(gi.zeroDet[0] - ci.zeroDet[0]);
+  const eTok = Math.max(...ci.tokens.seg.map((t, j) => maxAbs(gi.tokens.seg[j], t)));
+
+  const tokens = (size / 14) ** 2 + 1;
+  const stream = rand(tokens * clip.config.vision.width, 7);
+  const mask = new Float32Array(size * size).map((_, i) => (i % 9 < 3 ? 1 : 0));
+  const step = async (device: Device) => {
+    const spec = { levels, bottleneck: d, imageSize: size, batch: 1, tokens, acOnly: false };
+    const { graph, withGrad } = await compileTrainStep(bb, spec, { device, threads: 1 });
+    const r = await graph.run({ stream, text, label: Float32Array.of(1), mask, ...adapterFeeds(adapters) });
+    await graph.release();
+    return { loss: r.loss.data[0], grads: withGrad.map((n) => r[`grad_${n}`].data) };
+  };
+  const [cs, gs] = [await step('cpu'), await step('webgpu')];
+  const eLoss = Math.abs(gs.loss - cs.loss) / Math.abs(cs.loss);
+  const eGrad = Math.max(...cs.grads.map((g, i) => maxAbs(gs.grads[i], g) / Math.max(...g.map(Math.abs))));
+  tc.diagnostic(
+    `WebGPU vs CPU: zero_seg ${eSeg.toExponential(2)}, zero_det ${eDet.toExponential(2)}, tokens ${eTok.toExponential(2)}, ` +
+      `loss rel ${eLoss.toExponential(2)}, gradients rel ${eGrad.toExponential(2)}`,
+  );
+  // fp32 on both providers with different summation orders; maps and tokens are O(1), gradients scaled by their max.
+  assert.ok(eSeg < 1e-4 && eDet < 1e-4 && eTok < 1e-4, 'inference outputs differ');
+  assert.ok(eLoss < 1e-4, `loss differs by ${eLoss} (relative)`);
+  assert.ok(eGrad < 1e-3, `gradients differ by ${eGrad} (relative to their largest entry)`);
 });
