@@ -1,13 +1,15 @@
-// Queue figures (#13): the BullMQ queue's own cost per image (a worker whose scorer returns at once, one image per
-// task and 8 per task), and images/s of 1 and 2 real `mvfa worker` processes (--threads 1 each) on the tiny random
-// CLIP (vision 128×2, 224 px) with demo images, against a redis-server started here on a free loopback port.
+// Queue figures (#13): the BullMQ queue's own cost per image (submit + a worker whose scorer returns at once, one
+// image per task and 8 per task), and the steady images/s of 1 and 2 real `mvfa worker` processes (--threads 1 each, default chunk)
+// on the tiny random CLIP (vision 128×2, 224 px) over 200 demo images, against a redis-server started here on a
+// free loopback port.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectRedis } from '../src/engine/queue/connection.ts';
-import { submitJob } from '../src/engine/queue/jobs.ts';
+import { DEFAULT_CHUNK, jobKey, submitJob } from '../src/engine/queue/jobs.ts';
 import { runWorker } from '../src/engine/queue/worker.ts';
 import { initAdapters } from '../src/mvfa/adapters.ts';
 import { saveAdapters } from '../src/mvfa/checkpoint.ts';
@@ -40,22 +42,40 @@ async function overheadMs(url: string, n: number, chunk: number): Promise<number
   return (ms - 250) / n;
 }
 
+/**
+ * Steady rate of `workers` worker processes: they start and load the model on a warm-up job first (one task each at
+ * least: every worker holds a task while its model loads), then the clock runs from submitting the measured job
+ * until its last result is stored.
+ */
 async function fleet(url: string, dir: string, workers: number, images: string[], clip: string, adapters: string): Promise<number> {
   const redis = connectRedis(url);
-  const job = `fleet-${workers}-${Date.now()}`;
-  await submitJob(redis, { job, model: { clip, adapters, supportAugment: 'none', activation: 'gelu' }, chunk: 1 }, images);
-  redis.disconnect();
-  // Workers start (and load the model) before the clock starts: the figure is the steady rate.
-  const t0 = performance.now();
+  const model = { clip, adapters, supportAugment: 'none' as const, activation: 'gelu' };
   const procs = Array.from({ length: workers }, () =>
-    spawn(process.execPath, [join(REPO, 'bin/mvfa.js'), '--threads', '1', '--quiet', 'worker', '--redis', url, '--exit-when-idle'], {
+    spawn(process.execPath, [join(REPO, 'bin/mvfa.js'), '--threads', '1', '--quiet', 'worker', '--redis', url], {
       env: { ...process.env, MVFA_CACHE: join(dir, 'cache') },
       stdio: 'ignore',
     }),
   );
-  const codes = await Promise.all(procs.map((p) => once(p, 'exit').then(([c]) => c as number)));
-  if (codes.some((c) => c !== 0)) throw new Error(`workers exited ${codes}`);
-  return images.length / ((performance.now() - t0) / 1000);
+  const exits = procs.map((p) => once(p, 'exit'));
+  const until = async (job: string, n: number) => {
+    for (let i = 0; i < 6000 && (await redis.hlen(jobKey(job, 'results'))) < n; i++) await sleep(20);
+  };
+  try {
+    const warm = `warm-${workers}-${Date.now()}`;
+    await submitJob(redis, { job: warm, model, chunk: 1 }, images.slice(0, 4 * workers));
+    await until(warm, 4 * workers);
+    const job = `fleet-${workers}-${Date.now()}`;
+    const t0 = performance.now();
+    await submitJob(redis, { job, model, chunk: DEFAULT_CHUNK }, images);
+    await until(job, images.length);
+    const done = await redis.hlen(jobKey(job, 'results'));
+    if (done < images.length) throw new Error(`only ${done} of ${images.length} images scored`);
+    return images.length / ((performance.now() - t0) / 1000);
+  } finally {
+    for (const p of procs) p.kill('SIGTERM');
+    await Promise.all(exits);
+    redis.disconnect();
+  }
 }
 
 export async function benchQueue(): Promise<Record<string, number>> {
