@@ -2,7 +2,7 @@
 // Redis keys of a job (prefix `mvfa:job:NAME:`): `meta` (model and output folders), `files` (the run's sorted
 // input list), `results` and `failures` (hashes keyed by input file: a task that runs twice still yields one
 // result). Task granularity, measured (`npm run bench -- --only queue`, 2000 no-op images): one image per task
-// costs ~7 ms of queue work per image on a loaded 2-core machine, 8 images per task ~0.9 ms. Against ~1 s of
+// costs 4–7 ms of queue work per image on a loaded 2-core machine, 8 images per task 1–2 ms. Against ~1 s of
 // ViT-L scoring per image both are small; 8 per task (DEFAULT_CHUNK) keeps the queue under 5 ms per image while a
 // dead worker loses at most 8 images of work and the last tasks still spread over the fleet.
 import { type Redis } from 'ioredis';
