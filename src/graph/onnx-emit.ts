@@ -44,13 +44,19 @@ function tensorProto(name: string, dtype: GraphDType, shape: Shape, data: Float3
   });
 }
 
-/** Where a graph's model weights (`Graph.weight`) go in the emitted model. */
-export type WeightPlacement = 'inputs' | 'initializers';
+/**
+ * Where a graph's model weights (`Graph.weight`) go in the emitted model: 'inputs' (extra graph inputs fed from
+ * the caller's arrays at every run), 'external' (initializers whose bytes stay in the caller's arrays, handed to
+ * onnxruntime as in-memory external data when the session is created) or 'initializers' (bytes in the model).
+ */
+export type WeightPlacement = 'inputs' | 'external' | 'initializers';
 
 export interface EmittedModel {
   bytes: Uint8Array;
   /** The weights the model takes as extra inputs (placement 'inputs'), in input order. */
   weightInputs: Initializer[];
+  /** In-memory external data files (placement 'external'): one per weight, views of the caller's arrays. */
+  externalData: { path: string; data: Uint8Array }[];
 }
 
 /**
@@ -122,7 +128,29 @@ export function emitModel(g: Graph, outputs: Readonly<Record<string, Value>>, pl
   const proto = (i: Initializer) => tensorProto(i.value.name, i.value.dtype, i.value.shape, i.data);
   const weights = g.weights.filter((w) => needed.has(w.value.id));
   const weightInputs = placement === 'inputs' ? weights : [];
-  const inits = [...g.initializers.filter((i) => needed.has(i.value.id)), ...(placement === 'inputs' ? [] : weights)].map(proto);
+  const externalData: EmittedModel['externalData'] = [];
+  const weightInits =
+    placement === 'initializers'
+      ? weights.map(proto)
+      : placement === 'external'
+        ? weights.map((w, k) => {
+            const path = `weight_${k}.bin`;
+            const data = new Uint8Array(w.data.buffer, w.data.byteOffset, w.data.byteLength);
+            externalData.push({ path, data });
+            return onnx.TensorProto.create({
+              name: w.value.name,
+              dataType: DT[w.value.dtype],
+              dims: [...w.value.shape],
+              dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+              externalData: [
+                { key: 'location', value: path },
+                { key: 'offset', value: '0' },
+                { key: 'length', value: String(data.byteLength) },
+              ],
+            });
+          })
+        : [];
+  const inits = [...g.initializers.filter((i) => needed.has(i.value.id)).map(proto), ...weightInits];
 
   const model = onnx.ModelProto.create({
     irVersion: 8,
@@ -139,5 +167,5 @@ export function emitModel(g: Graph, outputs: Readonly<Record<string, Value>>, pl
       output: Object.entries(outputs).map(([name, v]) => valueInfo(name, v.dtype, v.shape)),
     },
   });
-  return { bytes: onnx.ModelProto.encode(model).finish(), weightInputs };
+  return { bytes: onnx.ModelProto.encode(model).finish(), weightInputs, externalData };
 }

@@ -14,7 +14,8 @@ export interface SessionConfig {
   device?: Device;
   /**
    * Where model weights go (default: 'inputs' on the CPU — the graph reads the caller's arrays, so every graph
-   * shares one copy; 'initializers' on accelerators, which keep the weights in their own memory).
+   * shares one copy; 'external' on accelerators, which copy the weights into their own memory once, straight from
+   * the caller's arrays).
    */
   weights?: WeightPlacement;
 }
@@ -50,7 +51,7 @@ export class CompiledGraph {
   static async compile(g: Graph, outputs: Readonly<Record<string, Value>>, cfg: SessionConfig = {}): Promise<CompiledGraph> {
     const c = { ...globalConfig, ...cfg };
     const device = c.device ?? 'cpu';
-    const { bytes, weightInputs } = emitModel(g, outputs, c.weights ?? (device === 'cpu' ? 'inputs' : 'initializers'));
+    const { bytes, weightInputs, externalData } = emitModel(g, outputs, c.weights ?? (device === 'cpu' ? 'inputs' : 'external'));
     const opts: ort.InferenceSession.SessionOptions = {
       graphOptimizationLevel: (process.env.MVFA_ORT_OPT as 'all' | undefined) ?? 'all',
       executionProviders: executionProviders(device),
@@ -58,6 +59,7 @@ export class CompiledGraph {
       enableMemPattern: true,
       logSeverityLevel: Number(process.env.MVFA_ORT_LOG ?? 3) as 0 | 1 | 2 | 3 | 4,
     };
+    if (externalData.length) (opts as { externalData?: unknown }).externalData = externalData;
     // onnxruntime's own default under-counts cores on some virtual machines (measured here: half the speed),
     // so the intra-op pool is always sized explicitly: all available cores unless told otherwise.
     opts.intraOpNumThreads = c.threads ?? availableParallelism();
@@ -137,10 +139,9 @@ export class DeviceError extends GraphError {
   }
 }
 
+/** The part of an onnxruntime error a user can act on ("Failed to … : reason"), else its first line. */
 function firstLine(s: string): string {
-  const line = s.split('\n')[0];
-  const at = line.lastIndexOf(': ');
-  return at > 0 && line.includes('/onnxruntime_src/') ? line.slice(line.indexOf('Failed') >= 0 ? line.indexOf('Failed') : at + 2) : line;
+  return /Failed[^\n]*/.exec(s)?.[0] ?? s.split('\n')[0];
 }
 
 const probes = new Map<Device, Promise<string | null>>();

@@ -52,6 +52,19 @@ test('weights stored as initializers give the same numbers, and the model then h
   await stored.release();
 });
 
+test("weights as in-memory external data: the model holds no weight bytes, onnxruntime reads the caller's arrays", async () => {
+  const { g, y } = linearGraph(W, B);
+  const { bytes, weightInputs, externalData } = emitModel(g, { y }, 'external');
+  assert.equal(weightInputs.length, 0);
+  assert.ok(!Buffer.from(bytes).includes(Buffer.from(W.buffer)));
+  assert.equal(externalData.length, 2);
+  assert.equal(externalData[0].data.buffer, W.buffer, 'a view of the weight array, not a copy');
+  const c = await CompiledGraph.compile(g, { y }, { weights: 'external' });
+  const r = (await c.run({ x: X })).y.data;
+  expected(W).forEach((v, i) => assert.ok(Math.abs(r[i] - v) < 1e-6));
+  await c.release();
+});
+
 test('a weight is declared once per graph however often it is used; unused weights are left out', async () => {
   const g = new Graph('twice');
   const x = g.input('x', [1, 4]);
