@@ -1,6 +1,6 @@
 // Shared CLI plumbing: exit codes, errors, option parsing, progress, output files.
 import { readdirSync, statSync } from 'node:fs';
-import { basename, extname, join } from 'node:path';
+import { extname, join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { configureClipHeads } from '../clip/factory.ts';
 import { DEVICES, configureSessions, type Device } from '../graph/index.ts';
@@ -96,12 +96,7 @@ export function expandInputs(inputs: readonly string[]): string[] {
   return out;
 }
 
-export function stem(p: string): string {
-  const b = basename(p);
-  if (b.toLowerCase().endsWith('.nii.gz')) return b.slice(0, -7);
-  const e = extname(b);
-  return e ? b.slice(0, -e.length) : b;
-}
+export { stem } from '../engine/output-names.ts';
 
 export { cacheDir } from '../engine/cache-dir.ts';
 

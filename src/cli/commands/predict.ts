@@ -14,6 +14,7 @@ import { MVFA_DEFAULTS } from '../../mvfa/defaults.ts';
 import { type GlobalOptions, FailureLog, UsageError, applyGlobal, expandInputs, log, parseIntOpt, parseLevels, progress, stem } from '../common.ts';
 import { openEngine } from '../model-loading.ts';
 import { type ShardSpec, selectShard, writeShardManifest } from '../../engine/shard.ts';
+import { parseWindow, safeName } from '../../engine/output-names.ts';
 import { parseShardOption } from './merge.ts';
 
 interface PredictOpts extends GlobalOptions {
@@ -219,20 +220,4 @@ async function writeRunHeatmaps(scored: Scored[], fused: Prediction[], out: stri
       if (it) await writeHeatmapPng(it.raster, fused[i].map, join(out, `${scored[i].stem}.png`));
     }
   }
-}
-
-function safeName(name: string): string {
-  return name
-    .replace(/\.nii(\.gz)?#/, '#')
-    .replace(/\.(dcm|dicom)#/, '#')
-    .replace(/[#=,]/g, '_')
-    .replace(/\.(dcm|dicom|nii|nii\.gz)$/, '');
-}
-
-function parseWindow(w: string | undefined): 'auto' | 'minmax' | { center: number; width: number } {
-  if (!w || w === 'auto') return 'auto';
-  if (w === 'minmax') return 'minmax';
-  const [c, wd] = w.split(',').map(Number);
-  if (!Number.isFinite(c) || !(wd > 0)) throw new UsageError(`--window must be auto, minmax or CENTER,WIDTH, got '${w}'`);
-  return { center: c, width: wd };
 }
