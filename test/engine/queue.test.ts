@@ -279,6 +279,27 @@ test(
   },
 );
 
+test('a task that stalls more than --max-stalled times (its worker killed) is failed, not retried forever', { timeout: 300_000 }, async () => {
+  const job = 'stall-limit';
+  const sub = mvfa(['queue', 'submit', '--redis', redis.url, '--job', job, ...model(), images[0]]);
+  assert.equal(sub.code, 0, sub.stderr);
+  const hook = hookDir('hook-stall', true);
+  const a = start([...WORKER, '--redis', redis.url], { MVFA_WORKER_HOOK_DIR: hook });
+  await waitFor(() => existsSync(join(hook, 'started-1')), 'the worker to start its task', a);
+  a.child.kill('SIGKILL');
+  await a.exit;
+  const b = start([...WORKER, '--max-stalled', '0', '--redis', redis.url]);
+  assert.equal(await b.exit, 0, b.stderr());
+  assert.deepEqual(scoredLines(b.stderr()), []);
+  assert.deepEqual(status(job), { total: 1, done: 0, failed: 1, waiting: 0, active: 0 });
+  const doc = collect(job);
+  assert.deepEqual(
+    doc.failures.map((f) => f.input),
+    [images[0]],
+  );
+  assert.match(doc.failures[0].reason, /stalled/i);
+});
+
 test('queue commands refuse a bad URL, a wrong password and an unknown job clearly', () => {
   const r1 = mvfa(['queue', 'status', '--redis', 'http://127.0.0.1:1', '--job', 'x']);
   assert.equal(r1.code, 2);

@@ -8,7 +8,7 @@ import { type Redis } from 'ioredis';
 import { type ResultsDocument } from '../merge.ts';
 import { type DumpEntry, refuseOverRun, writeRefusedHeatmaps } from '../merge-rule.ts';
 import { QueueError } from './connection.ts';
-import { jobKey, readFiles, readHash, readMeta } from './jobs.ts';
+import { failedTaskFiles, jobKey, readFiles, readHash, readMeta } from './jobs.ts';
 import { assembleResults } from './records.ts';
 
 export interface Collected {
@@ -25,6 +25,7 @@ export async function collectJob(redis: Redis, job: string, partial: boolean): P
     readHash(redis, jobKey(job, 'results')),
     readHash(redis, jobKey(job, 'failures')),
   ]);
+  for (const [f, reason] of await failedTaskFiles(redis, job)) if (!records.has(f) && !failures.has(f)) failures.set(f, reason);
   const { doc, dump, missing, model } = assembleResults({ adapters: meta.model.adapters, organ: meta.model.organ ?? null }, files, records, failures);
   if (missing.length && !partial)
     throw new QueueError(

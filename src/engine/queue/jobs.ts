@@ -99,21 +99,48 @@ export async function submitJob(
   return { job: meta.job, images: files.length, tasks };
 }
 
-/** Image counts of a job: done and failed from the result hashes, active from the tasks being processed now. */
-export async function jobStatus(redis: Redis, job: string): Promise<JobStatus> {
-  const meta = await readMeta(redis, job);
-  const [done, failed] = await Promise.all([redis.hlen(jobKey(job, 'results')), redis.hlen(jobKey(job, 'failures'))]);
+/**
+ * Files of a job's tasks that BullMQ failed for good (attempts used up, or stalled more than maxStalledCount times:
+ * the worker running a stalled check stores nothing for those), with the reason.
+ */
+export async function failedTaskFiles(redis: Redis, job: string): Promise<Map<string, string>> {
   const queue = openQueue(redis);
-  let active = 0;
+  const out = new Map<string, string>();
   try {
-    const running = (await queue.getJobs(['active'])).filter((t) => t && t.data.job === job).flatMap((t) => t.data.files);
-    for (const f of running) {
-      const [r, e] = await Promise.all([redis.hexists(jobKey(job, 'results'), f), redis.hexists(jobKey(job, 'failures'), f)]);
-      if (!r && !e) active++;
+    for (let start = 0; ; start += 1000) {
+      const page = await queue.getFailed(start, start + 999);
+      for (const t of page) if (t && t.data.job === job) for (const f of t.data.files) if (!out.has(f)) out.set(f, t.failedReason);
+      if (page.length < 1000) break;
     }
   } finally {
     await queue.close();
   }
+  return out;
+}
+
+/** Files of a job with no result and no stored failure. */
+async function unrecorded(redis: Redis, job: string, files: Iterable<string>): Promise<string[]> {
+  const out: string[] = [];
+  for (const f of files) {
+    const [r, e] = await Promise.all([redis.hexists(jobKey(job, 'results'), f), redis.hexists(jobKey(job, 'failures'), f)]);
+    if (!r && !e) out.push(f);
+  }
+  return out;
+}
+
+/** Image counts of a job: done and failed from the result hashes (and failed tasks), active from the tasks being processed now. */
+export async function jobStatus(redis: Redis, job: string): Promise<JobStatus> {
+  const meta = await readMeta(redis, job);
+  const [done, stored] = await Promise.all([redis.hlen(jobKey(job, 'results')), redis.hlen(jobKey(job, 'failures'))]);
+  const queue = openQueue(redis);
+  let running: string[];
+  try {
+    running = (await queue.getJobs(['active'])).filter((t) => t && t.data.job === job).flatMap((t) => t.data.files);
+  } finally {
+    await queue.close();
+  }
+  const active = (await unrecorded(redis, job, running)).length;
+  const failed = stored + (await unrecorded(redis, job, (await failedTaskFiles(redis, job)).keys())).length;
   return { total: meta.total, done, failed, waiting: Math.max(0, meta.total - done - failed - active), active };
 }
 
