@@ -2,8 +2,8 @@
 import { existsSync, statSync } from 'node:fs';
 import { type ClipStateDict } from '../src/clip/state-dict.ts';
 import { BLOCK_KEYS, type BlockKey, blockTensorShapes } from '../src/clip/transformer.ts';
-import { writeSafetensors } from '../src/io/safetensors.ts';
-import { type HostTensor } from '../src/io/tensor.ts';
+import { writeSafetensors } from '../src/io/weights/safetensors.ts';
+import { type HostTensor } from '../src/io/weights/tensor.ts';
 import { randn } from './util.ts';
 
 export const VIT_L_14_336 = { vWidth: 1024, vLayers: 24, patch: 14, grid: 24, tWidth: 768, tLayers: 12, ctx: 77, vocab: 49408, embed: 768 };

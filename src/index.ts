@@ -25,6 +25,6 @@ export { Engine, EngineUsageError, type EngineOptions, type ModelSpec, type Supp
 export { type ImageInput, type Prediction, fuseResults, predictImage, scoreImage } from './engine/predict.ts';
 export { train, predict, type TrainOptions } from './api.ts';
 export { aurocExact, AurocAccumulator, maxF1, aupro } from './eval/index.ts';
-export { loadImageTensor } from './io/image.ts';
-export { loadMedicalImages } from './io/medical-image.ts';
+export { loadImageTensor } from './io/image/image.ts';
+export { loadMedicalImages } from './io/medical/medical-image.ts';
 export { configureSessions, type Device } from './graph/index.ts';

@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { type ClipModel } from '../clip/model.ts';
 import { type Activation } from '../clip/transformer.ts';
-import { loadImageTensor } from '../io/image.ts';
+import { loadImageTensor } from '../io/image/image.ts';
 import { findCachedClip } from './weights-cache.ts';
 import { Engine } from '../engine/engine.ts';
 import { UsageError, cacheDir, log } from './common.ts';

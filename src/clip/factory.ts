@@ -1,5 +1,5 @@
 // Loading a CLIP from a weight file in any supported format and naming.
-import { loadWeights } from '../io/weights.ts';
+import { loadWeights } from '../io/weights/weights.ts';
 import { type ClipOptions, ClipModel } from './model.ts';
 import { normalizeStateDict } from './state-dict.ts';
 

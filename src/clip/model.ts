@@ -3,7 +3,7 @@
 // and is read again from the checkpoint file when it is needed later.
 import { existsSync } from 'node:fs';
 import { CompiledGraph, Graph, type SessionConfig } from '../graph/index.ts';
-import { loadWeights } from '../io/weights.ts';
+import { loadWeights } from '../io/weights/weights.ts';
 import { type ClipConfig, type TextConfig, inferClipConfig } from './config.ts';
 import { type ClipStateDict, normalizeStateDict } from './state-dict.ts';
 import { textFeeds, textTower } from './text.ts';

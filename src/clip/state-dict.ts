@@ -1,5 +1,5 @@
 // One model description for CLIP checkpoints in OpenAI/OpenCLIP or Hugging Face transformers naming.
-import { type HostTensor, toFloat32 } from '../io/tensor.ts';
+import { type HostTensor, toFloat32 } from '../io/weights/tensor.ts';
 
 export class ClipWeightsError extends Error {
   /** Exit code of the command line: a usage error (the weights file given is not usable). */

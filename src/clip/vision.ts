@@ -1,6 +1,6 @@
 // CLIP vision tower as graph nodes: patch embedding (matmul form), class token, positional embedding, blocks, head.
 import { type Graph, type Value, GraphError, add, concat, expand, layerNorm, matmul, reshape, slice, transpose } from '../graph/index.ts';
-import { resizeAntialiasFloat32 } from '../io/resample.ts';
+import { resizeAntialiasFloat32 } from '../io/image/resample.ts';
 import { type VisionConfig } from './config.ts';
 import { type ClipStateDict, type F32Tensor } from './state-dict.ts';
 import { type Activation, blockConstants, residualBlock } from './transformer.ts';

@@ -1,7 +1,7 @@
 // Assembling MVFA training samples from files: masks matched by stem and checked, official ×11 augmentation.
 import { basename, extname, join } from 'node:path';
 import { readdirSync } from 'node:fs';
-import { decodeImage, loadImageTensor, loadMask } from '../io/image.ts';
+import { decodeImage, loadImageTensor, loadMask } from '../io/image/image.ts';
 import { type TrainSample } from '../mvfa/trainer.ts';
 import { augment11, binarizeMask } from './augment.ts';
 import { DatasetError } from './datasets.ts';

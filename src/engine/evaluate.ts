@@ -1,7 +1,7 @@
 // Evaluation of MVFA on a test split with the official fusion rule over the whole set (mvfa/fusion.ts: `fuseRun`),
 // the same rule `mvfa predict` applies to a run without stored calibration. Exact AUROC (ties one half), max-F1, AUPRO.
 import { AurocAccumulator, aupro, aurocExact, maxF1 } from '../eval/index.ts';
-import { loadImageTensor, loadMask } from '../io/image.ts';
+import { loadImageTensor, loadMask } from '../io/image/image.ts';
 import { type BranchScores, type Task, fuseRun, mean } from '../mvfa/fusion.ts';
 import { type Mvfa } from '../mvfa/mvfa.ts';
 

@@ -1,6 +1,6 @@
 // Heatmap overlays of fused maps. Both fusion rules give maps of about 0..1, so one fixed colour scale (0..1)
 // makes colours comparable across images and runs.
-import { type RasterU8 } from '../io/resample.ts';
+import { type RasterU8 } from '../io/image/resample.ts';
 import { writeFileAtomic } from '../io/atomic-write.ts';
 import { heatmapOverlay } from '../report/overlay.ts';
 

@@ -4,9 +4,9 @@
 // do not depend on how the run was split) and apply the Engine's fusion to them once.
 import { basename, join } from 'node:path';
 import { existsSync } from 'node:fs';
-import { readNpy } from '../io/npy.ts';
-import { loadMedicalImages } from '../io/medical-image.ts';
-import { toFloat32 } from '../io/tensor.ts';
+import { readNpy } from '../io/weights/npy.ts';
+import { loadMedicalImages } from '../io/medical/medical-image.ts';
+import { toFloat32 } from '../io/weights/tensor.ts';
 import { type BranchScores, type Task, describeRule } from '../mvfa/fusion.ts';
 import { writeHeatmapPng } from './heatmap.ts';
 import { type ResultsDocument } from './merge.ts';

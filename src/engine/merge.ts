@@ -5,7 +5,7 @@
 import { constants, existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeNpy } from '../io/npy.ts';
+import { writeNpy } from '../io/weights/npy.ts';
 import { type DumpEntry, RunRuleError, isRunLevel, refuseOverRun, writeRefusedHeatmaps } from './merge-rule.ts';
 import { type Prediction } from './predict.ts';
 import { SHARD_MANIFEST, type ShardManifest } from './shard.ts';

@@ -1,6 +1,6 @@
 // Names of a scored file's outputs (heatmap <name>.png, dump <name>.zero_seg.npy …) and the --window option, as
 // `mvfa predict` spells them; the queue workers write the same names.
-import { type MedicalImageItem } from '../io/medical-image.ts';
+import { type MedicalImageItem } from '../io/medical/medical-image.ts';
 import { basename, extname } from 'node:path';
 
 /** File name without its extension (`.nii.gz` counts as one). */

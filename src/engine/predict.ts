@@ -7,8 +7,8 @@
 //   fuseResults(raws, model)        the rule over a list of raw results: the stored calibration image by image when
 //                                   the adapters carry one, else the official min–max over exactly these images.
 // A sharded run scores its images anywhere with `scoreImage` and applies `fuseResults` to the union once.
-import { loadMedicalImages, medicalRasterToTensor } from '../io/medical-image.ts';
-import { type RasterU8 } from '../io/resample.ts';
+import { loadMedicalImages, medicalRasterToTensor } from '../io/medical/medical-image.ts';
+import { type RasterU8 } from '../io/image/resample.ts';
 import { type BranchScores, type Calibration, type FusedPrediction, type FusionRule, type Task, fuseCalibrated, fuseRun } from '../mvfa/fusion.ts';
 import { type Mvfa } from '../mvfa/mvfa.ts';
 

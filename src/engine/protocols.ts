@@ -6,7 +6,7 @@ import { BMAD_KEYS, DATASETS, DatasetError, isBmadKey } from '../data/datasets.t
 import { drawFewShotSplit, fewShotSplit } from '../data/fewshot.ts';
 import { type Dataset, openDataset, orderedItems } from '../data/layout.ts';
 import { type AugmentMode, augmentSupport } from '../data/training-set.ts';
-import { loadImageTensor, loadMask } from '../io/image.ts';
+import { loadImageTensor, loadMask } from '../io/image/image.ts';
 import { initAdapters } from '../mvfa/adapters.ts';
 import { type TrainSample, trainAdapters } from '../mvfa/trainer.ts';
 import { type EvalResult, evaluateSplit } from './evaluate.ts';

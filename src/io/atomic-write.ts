@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, link, rename, unlink, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { WeightFileError } from './tensor.ts';
+import { WeightFileError } from './weights/tensor.ts';
 
 export interface WriteOptions {
   /** Replace an existing file (still atomically). Default false: an existing file is an error. */

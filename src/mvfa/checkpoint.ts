@@ -1,8 +1,8 @@
 // Adapter checkpoints: safetensors with the official key names (prefixed by head), metadata for levels and
 // calibration; import of the official `.pth` files ({'seg_adapters': …, 'det_adapters': …}).
-import { openSafetensors, writeSafetensors } from '../io/safetensors.ts';
-import { type HostTensor, toFloat32 } from '../io/tensor.ts';
-import { loadWeights } from '../io/weights.ts';
+import { openSafetensors, writeSafetensors } from '../io/weights/safetensors.ts';
+import { type HostTensor, toFloat32 } from '../io/weights/tensor.ts';
+import { loadWeights } from '../io/weights/weights.ts';
 import { type AdapterPair, type AdapterSet, HEADS, adapterKey, adapterParams } from './adapters.ts';
 import { defaultLevels } from './defaults.ts';
 import { type Calibration, parseCalibration } from './fusion.ts';

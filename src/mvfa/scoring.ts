@@ -1,6 +1,6 @@
 // MVFA scoring as graph nodes: zero-shot (text) maps and scores, few-shot (memory-bank) distances.
 import { type Value, clip, div, matmul, mul, reduceMax, reduceMean, reduceSum, reshape, slice, softmax, sqrt, sub, transpose } from '../graph/index.ts';
-import { bilinearAlignCornersMatrix } from '../io/resample.ts';
+import { bilinearAlignCornersMatrix } from '../io/image/resample.ts';
 
 /** Patch tokens (class token dropped) of a level's mid [B, T, D] → [B, T−1, D]. */
 export function patchTokens(mid: Value): Value {

@@ -1,7 +1,7 @@
 // Resumable training state: adapters, Adam moments and RNG position after a finished epoch, in one safetensors file.
 import { existsSync } from 'node:fs';
-import { openSafetensors, writeSafetensors } from '../io/safetensors.ts';
-import { type HostTensor, toFloat32 } from '../io/tensor.ts';
+import { openSafetensors, writeSafetensors } from '../io/weights/safetensors.ts';
+import { type HostTensor, toFloat32 } from '../io/weights/tensor.ts';
 import { type AdapterSet, HEADS } from './adapters.ts';
 import { adapterKey } from './checkpoint.ts';
 import { type StepLosses, type TrainerState, checkResumeState } from './trainer.ts';

@@ -4,8 +4,8 @@
 
 import type { ScoreArray } from '../eval/index.ts';
 import { writeFileAtomic, type WriteOptions } from '../io/atomic-write.ts';
-import { encodePng, loadImageRgb8, type Bit16Mode } from '../io/image.ts';
-import { resizeAntialiasFloat32, resizeUint8, type RasterU8 } from '../io/resample.ts';
+import { encodePng, loadImageRgb8, type Bit16Mode } from '../io/image/image.ts';
+import { resizeAntialiasFloat32, resizeUint8, type RasterU8 } from '../io/image/resample.ts';
 import { colorize, resolveRange, type ColormapName, type RangeSpec } from './colormap.ts';
 
 /** An image file path, the bytes of an encoded image, or a decoded 8-bit grey (1) or RGB (3) raster. */

@@ -2,11 +2,11 @@
 // model's input tensor, and the heatmap overlay PNG (at the image's aspect, longer side bounded). Image sizes are
 // read from the headers and bounded before anything is decoded.
 import sharp from 'sharp';
-import { dicomToRaster } from '../io/dicom.ts';
-import { readDicomIsolated } from '../io/dicom-isolated.ts';
-import { bmpSize } from '../io/image-bmp.ts';
-import { ImageDecodeError, loadImageRgb8, rasterToTensor } from '../io/image.ts';
-import { resizeUint8, type RasterU8 } from '../io/resample.ts';
+import { dicomToRaster } from '../io/medical/dicom.ts';
+import { readDicomIsolated } from '../io/medical/dicom-isolated.ts';
+import { bmpSize } from '../io/image/image-bmp.ts';
+import { ImageDecodeError, loadImageRgb8, rasterToTensor } from '../io/image/image.ts';
+import { resizeUint8, type RasterU8 } from '../io/image/resample.ts';
 import { type RangeSpec } from '../report/colormap.ts';
 import { heatmapOverlay, rasterToRgb } from '../report/overlay.ts';
 import { HttpError } from './http.ts';

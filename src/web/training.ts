@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { type ClipModel } from '../clip/model.ts';
 import { type AugmentMode, augmentSupport } from '../data/training-set.ts';
 import { fitMvfa } from '../engine/fit.ts';
-import { encodePng, loadImageTensor } from '../io/image.ts';
+import { encodePng, loadImageTensor } from '../io/image/image.ts';
 import { type AdapterCheckpoint } from '../mvfa/checkpoint.ts';
 import { HttpError } from './http.ts';
 import { decodeUpload } from './imaging.ts';

@@ -5,9 +5,9 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdir
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import sharp from 'sharp';
-import { readNpy, writeNpy } from '../../src/io/npy.ts';
-import { toFloat32 } from '../../src/io/tensor.ts';
-import { openSafetensors } from '../../src/io/safetensors.ts';
+import { readNpy, writeNpy } from '../../src/io/weights/npy.ts';
+import { toFloat32 } from '../../src/io/weights/tensor.ts';
+import { openSafetensors } from '../../src/io/weights/safetensors.ts';
 import { REPO } from '../support/fixtures.ts';
 import { writeTinyClip } from '../support/tiny-clip.ts';
 import {

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { openSafetensors } from '../../src/io/safetensors.ts';
+import { openSafetensors } from '../../src/io/weights/safetensors.ts';
 import { REPO } from '../support/fixtures.ts';
 import { runPython } from '../support/python.ts';
 import { writeTinyClip } from '../support/tiny-clip.ts';

@@ -8,7 +8,7 @@ import { l2normalizeRows } from '../../src/clip/model.ts';
 import { anomalyPrompts } from '../../src/clip/prompts.ts';
 import { anomalyTextFeatures } from '../../src/clip/text-features.ts';
 import { ClipTokenizer } from '../../src/clip/tokenizer.ts';
-import { writeSafetensors } from '../../src/io/safetensors.ts';
+import { writeSafetensors } from '../../src/io/weights/safetensors.ts';
 import { fixture } from '../support/fixtures.ts';
 import { tinyClipInputs, tinyClipTensors, writeTinyClip } from '../support/tiny-clip.ts';
 import { bin, clipRef, digestMismatches, maxAbs, type ClipRef } from './clip-ref.ts';
@@ -86,7 +86,7 @@ test('MVFA text features (420 prompts, ensemble means) match PyTorch', async (t)
 });
 
 test('inconsistent or unexpected tensors are refused before any compute, naming file and key', async () => {
-  const { readSafetensors } = await import('../../src/io/safetensors.ts');
+  const { readSafetensors } = await import('../../src/io/weights/safetensors.ts');
   const raw = await readSafetensors(join(dir, 'tiny.safetensors'));
   const bad = new Map(raw);
   const t = bad.get('visual.ln_post.weight')!;

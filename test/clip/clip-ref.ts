@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { type HostTensor } from '../../src/io/tensor.ts';
+import { type HostTensor } from '../../src/io/weights/tensor.ts';
 import { fixture } from '../support/fixtures.ts';
 
 export interface ClipRef {

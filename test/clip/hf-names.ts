@@ -1,6 +1,6 @@
 // OpenAI-named CLIP tensors → Hugging Face transformers CLIPModel names (q/k/v split, projections as Linear weights),
 // as clip_ref.py's to_hf: lets the loader tests write the HF layout of the seeded tiny CLIP themselves.
-import { type HostTensor } from '../../src/io/tensor.ts';
+import { type HostTensor } from '../../src/io/weights/tensor.ts';
 
 const TOP: Record<string, string> = {
   'visual.conv1.weight': 'vision_model.embeddings.patch_embedding.weight',

@@ -8,7 +8,7 @@ import { ClipWeightsError } from '../../src/clip/state-dict.ts';
 import { DatasetError } from '../../src/data/datasets.ts';
 import { Engine, EngineUsageError } from '../../src/engine/engine.ts';
 import { inputTensor } from '../../src/engine/predict.ts';
-import { WeightFileError } from '../../src/io/tensor.ts';
+import { WeightFileError } from '../../src/io/weights/tensor.ts';
 import { adapterFeeds, adapterParam, adapterParams, initAdapters } from '../../src/mvfa/adapters.ts';
 import { AdapterFileError, loadAdapters, saveAdapters } from '../../src/mvfa/checkpoint.ts';
 import { MVFA_DEFAULTS, defaultLevels } from '../../src/mvfa/defaults.ts';

@@ -10,8 +10,8 @@ import sharp from 'sharp';
 import { loadClip } from '../../src/clip/factory.ts';
 import { type ClipModel } from '../../src/clip/model.ts';
 import { type FitOptions, fitMvfa } from '../../src/engine/fit.ts';
-import { openSafetensors, writeSafetensors } from '../../src/io/safetensors.ts';
-import { type HostTensor } from '../../src/io/tensor.ts';
+import { openSafetensors, writeSafetensors } from '../../src/io/weights/safetensors.ts';
+import { type HostTensor } from '../../src/io/weights/tensor.ts';
 import { TINY_CLIP, writeTinyClip } from '../support/tiny-clip.ts';
 
 let dir: string;

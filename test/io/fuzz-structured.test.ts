@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 
-import { DicomError, readDicom } from '../../src/io/dicom.ts';
-import { NiftiError, niftiAxialSlices, readNifti } from '../../src/io/nifti.ts';
-import { WeightFileError, isHostTensor } from '../../src/io/tensor.ts';
-import { decodeTorchStateDict } from '../../src/io/torch-file.ts';
+import { DicomError, readDicom } from '../../src/io/medical/dicom.ts';
+import { NiftiError, niftiAxialSlices, readNifti } from '../../src/io/medical/nifti.ts';
+import { WeightFileError, isHostTensor } from '../../src/io/weights/tensor.ts';
+import { decodeTorchStateDict } from '../../src/io/weights/torch-file.ts';
 import * as B from './hostile-builders.ts';
 import { rng } from './helpers.ts';
 

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { tensorBytes, type HostTensor } from '../../src/io/tensor.ts';
+import { tensorBytes, type HostTensor } from '../../src/io/weights/tensor.ts';
 import { mulberry32 } from '../../src/util/random.ts';
 import { fixture as fixtureOf, REPO } from '../support/fixtures.ts';
 export const rng = mulberry32;

@@ -6,11 +6,11 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 
-import { openDicom, readDicom } from '../../src/io/dicom.ts';
-import { loadMedicalImages } from '../../src/io/medical-image.ts';
-import { readNifti } from '../../src/io/nifti.ts';
-import { readTorchStateDict } from '../../src/io/torch-file.ts';
-import { parseScriptCode } from '../../src/io/torchscript-code.ts';
+import { openDicom, readDicom } from '../../src/io/medical/dicom.ts';
+import { loadMedicalImages } from '../../src/io/medical/medical-image.ts';
+import { readNifti } from '../../src/io/medical/nifti.ts';
+import { readTorchStateDict } from '../../src/io/weights/torch-file.ts';
+import { parseScriptCode } from '../../src/io/weights/torchscript-code.ts';
 import * as B from './hostile-builders.ts';
 
 type Case = (dir: string) => Promise<unknown>;

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 
-import { encodePng } from '../../src/io/image.ts';
-import type { RasterU8 } from '../../src/io/resample.ts';
+import { encodePng } from '../../src/io/image/image.ts';
+import type { RasterU8 } from '../../src/io/image/resample.ts';
 import { heatmapOverlay, maskContour, renderOverlay, writeOverlay } from '../../src/report/overlay.ts';
 import { lutColour } from './pyref.ts';
 

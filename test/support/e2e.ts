@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { readNpy } from '../../src/io/npy.ts';
-import { toFloat32 } from '../../src/io/tensor.ts';
+import { readNpy } from '../../src/io/weights/npy.ts';
+import { toFloat32 } from '../../src/io/weights/tensor.ts';
 import { REPO, fixture } from './fixtures.ts';
 
 export const DEMO = join(REPO, 'demo/BUSI_demo_AD');

@@ -9,8 +9,8 @@
 //   token embedding       U(−1, 1)                    text positional embedding     U(−0.01, 0.01)
 //   projections           U(±1/√width)                logit_scale                   4.6052 (≈ ln(1/0.07))
 import { join } from 'node:path';
-import { writeSafetensors } from '../../src/io/safetensors.ts';
-import { type HostTensor } from '../../src/io/tensor.ts';
+import { writeSafetensors } from '../../src/io/weights/safetensors.ts';
+import { type HostTensor } from '../../src/io/weights/tensor.ts';
 import { mulberry32Words, seededStream, seededUnit, streamSeed } from './seeded.ts';
 
 export interface TinyClipOptions {

@@ -1,6 +1,6 @@
 // `mvfa text-features` and `mvfa embed`.
 import { type Command } from 'commander';
-import { writeNpy } from '../../io/npy.ts';
+import { writeNpy } from '../../io/weights/npy.ts';
 import { l2normalizeRows } from '../../clip/model.ts';
 import { anomalyTextFeatures } from '../../clip/text-features.ts';
 import { MVFA_DEFAULTS } from '../../mvfa/defaults.ts';

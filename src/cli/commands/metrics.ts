@@ -1,8 +1,8 @@
 // `mvfa metrics auroc`: exact AUROC of scores from anywhere.
 import { type Command } from 'commander';
 import { aurocExact } from '../../eval/index.ts';
-import { readNpy } from '../../io/npy.ts';
-import { type HostTensor, toFloat32 } from '../../io/tensor.ts';
+import { readNpy } from '../../io/weights/npy.ts';
+import { type HostTensor, toFloat32 } from '../../io/weights/tensor.ts';
 import { EXIT_OK, UsageError } from '../common.ts';
 
 function labelsOf(t: HostTensor, file: string): Uint8Array {
