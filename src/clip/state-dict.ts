@@ -1,5 +1,6 @@
 // One model description for CLIP checkpoints in OpenAI/OpenCLIP or Hugging Face transformers naming.
 import { type HostTensor, toFloat32 } from '../io/weights/tensor.ts';
+import { transposeHost } from './transformer.ts';
 
 export class ClipWeightsError extends Error {
   /** Exit code of the command line: a usage error (the weights file given is not usable). */
@@ -54,9 +55,7 @@ const IGNORED = [/position_ids$/, /^attn_mask$/, /^visual\.attnpool\./, /\.num_b
 
 function transpose2d(t: F32Tensor): F32Tensor {
   const [r, c] = t.shape;
-  const out = new Float32Array(r * c);
-  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = t.data[i * c + j];
-  return { data: out, shape: [c, r] };
+  return { data: transposeHost(t.data, r, c), shape: [c, r] };
 }
 
 function concat0(ts: F32Tensor[]): F32Tensor {

@@ -115,10 +115,17 @@ export function blockConstants(g: Graph, src: WeightSource, prefix: string): Blo
 
 const transposeCache = new WeakMap<Float32Array, Float32Array>();
 
-/** [rows, cols] → [cols, rows] on the host, blocked for cache locality; cached per source array. */
+/** [rows, cols] → [cols, rows] on the host, cached per source array. */
 export function transposed2d(a: Float32Array, rows: number, cols: number): Float32Array {
   const hit = transposeCache.get(a);
   if (hit) return hit;
+  const out = transposeHost(a, rows, cols);
+  transposeCache.set(a, out);
+  return out;
+}
+
+/** [rows, cols] → [cols, rows] on the host into a new array, blocked for cache locality (not cached). */
+export function transposeHost(a: Float32Array, rows: number, cols: number): Float32Array {
   const out = new Float32Array(rows * cols);
   const B = 64;
   for (let i0 = 0; i0 < rows; i0 += B) {
@@ -128,14 +135,7 @@ export function transposed2d(a: Float32Array, rows: number, cols: number): Float
       for (let i = i0; i < i1; i++) for (let j = j0; j < j1; j++) out[j * rows + i] = a[i * cols + j];
     }
   }
-  transposeCache.set(a, out);
   return out;
-}
-
-/** x·Wᵀ + b for a PyTorch-layout weight W [out, in] (used for weights that are graph inputs). */
-export function linearPt(x: Value, weight: Value, bias?: Value): Value {
-  const y = matmul(x, transpose(weight, [1, 0]));
-  return bias ? add(y, bias) : y;
 }
 
 /** x·Wt + b for a weight already in [in, out] layout. */

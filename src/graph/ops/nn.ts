@@ -3,7 +3,6 @@ import { type OpDef, type Value } from '../graph.ts';
 import { GraphError, normAxis, shapeStr } from '../types.ts';
 import { add, div, mul, sqrt, sub, unbroadcast } from './elementwise.ts';
 import { reduceMean, reduceSum } from './reduce.ts';
-import { matmul } from './linalg.ts';
 
 /** Softmax over one axis. VJP: y ⊙ (g − Σ g⊙y). */
 export const SoftmaxOp: OpDef = {
@@ -67,12 +66,6 @@ export const LayerNormOp: OpDef = {
 
 export function layerNorm(x: Value, gamma: Value, beta: Value, epsilon = 1e-5): Value {
   return x.graph.apply1(LayerNormOp, [x, gamma, beta], { epsilon });
-}
-
-/** y = x·Wᵀ + b with W given already transposed ([in, out]), as frozen CLIP weights are stored. */
-export function linear(x: Value, wT: Value, b?: Value): Value {
-  const y = matmul(x, wT);
-  return b ? add(y, b) : y;
 }
 
 /**

@@ -1,4 +1,5 @@
 // Host-side tensor type shared by every weight/array reader and writer, plus dtype helpers.
+import { numel } from '../../graph/types.ts';
 import { bfloat16BitsToFloat32, float16BitsToFloat32, int64ToFloat32 } from './half.ts';
 
 export type DType = 'float32' | 'float16' | 'bfloat16' | 'float64' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
@@ -53,13 +54,6 @@ export function isDType(s: unknown): s is DType {
 
 export function dtypeByteSize(dtype: DType): number {
   return BYTE_SIZE[dtype];
-}
-
-/** Number of elements of a shape (1 for a 0-d tensor). */
-export function numelOf(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
 }
 
 /** Allocates zeroed storage of `numel` elements for `dtype`. */
@@ -117,11 +111,11 @@ export function tensorBytes(t: HostTensor): Uint8Array {
 
 /** Copies little-endian bytes into a freshly allocated (hence aligned) tensor of the given dtype/shape. */
 export function tensorFromBytes(dtype: DType, shape: number[], bytes: Uint8Array): HostTensor {
-  const numel = numelOf(shape);
-  if (bytes.byteLength !== numel * BYTE_SIZE[dtype]) {
-    throw new RangeError(`expected ${numel * BYTE_SIZE[dtype]} bytes for ${dtype}[${shape.join(', ')}], got ${bytes.byteLength}`);
+  const n = numel(shape);
+  if (bytes.byteLength !== n * BYTE_SIZE[dtype]) {
+    throw new RangeError(`expected ${n * BYTE_SIZE[dtype]} bytes for ${dtype}[${shape.join(', ')}], got ${bytes.byteLength}`);
   }
-  const data = allocData(dtype, numel);
+  const data = allocData(dtype, n);
   new Uint8Array(data.buffer, data.byteOffset, data.byteLength).set(bytes);
   return { dtype, shape, data };
 }
@@ -145,7 +139,7 @@ export function isHostTensor(v: unknown): v is HostTensor {
   const t = v as Partial<HostTensor>;
   if (!isDType(t.dtype) || !Array.isArray(t.shape) || !ArrayBuffer.isView(t.data)) return false;
   if (!(t.data instanceof DATA_CTORS[t.dtype])) return false;
-  return t.shape.every((d) => Number.isSafeInteger(d) && d >= 0) && t.data.length === numelOf(t.shape);
+  return t.shape.every((d) => Number.isSafeInteger(d) && d >= 0) && t.data.length === numel(t.shape);
 }
 
 /**
