@@ -5,8 +5,9 @@ import sharp from 'sharp';
 import { dicomToRaster } from '../io/medical/dicom.ts';
 import { readDicomIsolated } from '../io/medical/dicom-isolated.ts';
 import { bmpSize } from '../io/image/image-bmp.ts';
-import { ImageDecodeError, loadImageRgb8, rasterToTensor } from '../io/image/image.ts';
+import { ImageDecodeError, loadImageRgb8 } from '../io/image/image.ts';
 import { resizeUint8, type RasterU8 } from '../io/image/resample.ts';
+import { MAX_IMAGE_PIXELS } from '../io/medical/medical-image.ts';
 import { type RangeSpec } from '../report/colormap.ts';
 import { heatmapOverlay, rasterToRgb } from '../report/overlay.ts';
 import { HttpError } from './http.ts';
@@ -14,9 +15,6 @@ import { type ImageKind } from './sniff.ts';
 
 /** Longest side of overlay images sent back (larger images are shown scaled down, aspect kept). */
 export const OVERLAY_MAX_SIDE = 1024;
-
-/** Most pixels of an uploaded image (a small file can declare a huge image). */
-export const UPLOAD_MAX_PIXELS = 50_000_000;
 
 /** Width and height from the file's header (nothing is decoded). Errors name the file. */
 export async function headerSize(name: string, kind: ImageKind, data: Uint8Array): Promise<{ width: number; height: number }> {
@@ -36,7 +34,7 @@ export async function headerSize(name: string, kind: ImageKind, data: Uint8Array
 }
 
 /** 413 for images with more pixels than `limit`. */
-export async function checkUploadPixels(name: string, kind: ImageKind, data: Uint8Array, limit = UPLOAD_MAX_PIXELS): Promise<void> {
+export async function checkUploadPixels(name: string, kind: ImageKind, data: Uint8Array, limit = MAX_IMAGE_PIXELS): Promise<void> {
   const { width, height } = await headerSize(name, kind, data);
   if (width * height > limit) {
     throw new HttpError(413, `${name}: the image is too large (${width}×${height} pixels; at most ${(limit / 1e6).toFixed(0)} megapixels are accepted)`);
@@ -44,19 +42,13 @@ export async function checkUploadPixels(name: string, kind: ImageKind, data: Uin
 }
 
 /** Decodes an upload to interleaved 8-bit RGB (first frame of a DICOM file, windowed). Errors name the file. */
-export async function decodeUpload(name: string, kind: ImageKind, data: Uint8Array, maxPixels = UPLOAD_MAX_PIXELS): Promise<RasterU8> {
+export async function decodeUpload(name: string, kind: ImageKind, data: Uint8Array, maxPixels = MAX_IMAGE_PIXELS): Promise<RasterU8> {
   if (kind === 'dicom') {
     const head = await readDicomIsolated(data, { name, dtype: 'float32', frame: 'none' });
     if (head.rows * head.columns > maxPixels) throw new HttpError(413, `${name}: the image is too large (${head.columns}×${head.rows} pixels)`);
     return rasterToRgb(dicomToRaster(await readDicomIsolated(data, { name, dtype: 'float32', maxPixels })));
   }
   return loadImageRgb8(data, { name, maxPixels });
-}
-
-/** MVFA input: bicubic resize to size × size (as the image loader), [3, size, size] values in [0, 1]. */
-export function rasterTensor(rgb: RasterU8, size: number): Float32Array {
-  const r = rgb.width === size && rgb.height === size ? rgb : resizeUint8(rgb, size, size, 'bicubic');
-  return rasterToTensor(r);
 }
 
 /** The raster scaled down so its longer side is at most `maxSide` (aspect kept), or itself. */

@@ -12,7 +12,7 @@ import { resizeUint8, type RasterU8 } from '../image/resample.ts';
 
 export type MedicalFormat = 'dicom' | 'nifti' | 'raster';
 
-/** Most pixels of one image, frame or slice (rows x columns): the same cap as the server's uploads. */
+/** Most pixels of one image, frame or slice (rows x columns), read from disk or uploaded to the server. */
 export const MAX_IMAGE_PIXELS = 50_000_000;
 
 /** Most bytes of 8-bit rasters that loadMedicalImages keeps for one file (openMedicalImages streams them instead). */
