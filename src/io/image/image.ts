@@ -172,8 +172,8 @@ export async function loadImageRgb8(input: ImageInput, opts: RgbLoadOptions & De
 }
 
 export interface TensorLoadOptions extends RgbLoadOptions, DecodeOptions {
-  /** Output side length (default 240). */
-  size?: number;
+  /** Output side length (MVFA's is MVFA_DEFAULTS.imageSize). */
+  size: number;
   /** 'none' (default, as MVFA: values in [0, 1]) or 'clip' (CLIP mean/std normalisation). */
   normalize?: 'none' | 'clip';
 }
@@ -190,8 +190,8 @@ export interface ImageTensor {
  * MVFA image preprocessing: `convert('RGB')` -> `Resize((size, size), BICUBIC)` (Pillow, bit-exact;
  * images already size x size are not resampled) -> `ToTensor()` [-> CLIP Normalize].
  */
-export async function loadImageTensor(input: ImageInput, opts: TensorLoadOptions = {}): Promise<ImageTensor> {
-  const size = opts.size ?? 240;
+export async function loadImageTensor(input: ImageInput, opts: TensorLoadOptions): Promise<ImageTensor> {
+  const size = opts.size;
   if (opts.normalize !== undefined && opts.normalize !== 'none' && opts.normalize !== 'clip') {
     throw new RangeError(`unknown normalisation '${String(opts.normalize)}'`);
   }
@@ -211,7 +211,7 @@ export async function loadImageTensor(input: ImageInput, opts: TensorLoadOptions
  * palette index), and 1-bit masks count white as anomaly (ToTensor would read Pillow's mode '1' as
  * 0/1 and 1/255 never exceeds 0.5, giving an empty mask).
  */
-export async function loadMask(input: ImageInput, size = 240, opts: DecodeOptions = {}): Promise<Uint8Array> {
+export async function loadMask(input: ImageInput, size: number, opts: DecodeOptions = {}): Promise<Uint8Array> {
   const img = await decodeImage(input, opts);
   const n = img.width * img.height;
   const bin = new Uint8Array(n);

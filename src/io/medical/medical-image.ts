@@ -174,8 +174,8 @@ export function toRgbRaster(r: RasterU8): RasterU8 {
  * Resize((size, size), BICUBIC) (Pillow-exact; not resampled when already size x size) -> ToTensor()
  * [-> CLIP Normalize]. float32 [3, size, size].
  */
-export function medicalRasterToTensor(r: RasterU8, opts: { size?: number; normalize?: 'none' | 'clip' } = {}): Float32Array {
-  const size = opts.size ?? 240;
+export function medicalRasterToTensor(r: RasterU8, opts: { size: number; normalize?: 'none' | 'clip' }): Float32Array {
+  const size = opts.size;
   const rgb = toRgbRaster(r);
   const resized = rgb.width === size && rgb.height === size ? rgb : resizeUint8(rgb, size, size, 'bicubic');
   return rasterToTensor(resized, opts.normalize === 'clip' ? { mean: CLIP_MEAN, std: CLIP_STD } : undefined);

@@ -68,16 +68,16 @@ const TENSOR_SOURCES = [BUSI_A, BUSI_C, BUSI_B, images('rgb_real.png'), MS, imag
 test('loadImageTensor equals PIL convert/Resize(BICUBIC)/ToTensor (float32, exact)', async (t) => {
   for (const src of TENSOR_SOURCES) {
     const name = basename(src);
-    const plain = await loadImageTensor(src);
+    const plain = await loadImageTensor(src, { size: 240 });
     assert.equal(plain.tensor.length, 3 * 240 * 240);
     assertSameBytes(plain.tensor, `tensor ${name} 240 none`, `${name}`);
-    const clip = await loadImageTensor(src, { normalize: 'clip' });
+    const clip = await loadImageTensor(src, { size: 240, normalize: 'clip' });
     assertSameBytes(clip.tensor, `tensor ${name} 240 clip`, `${name} (clip normalisation)`);
   }
   const small = await loadImageTensor(BUSI_A, { size: 224 });
   assert.equal(small.tensor.length, 3 * 224 * 224);
   assertSameBytes(small.tensor, 'tensor busi_0071.png 224 none');
-  const sq = await loadImageTensor(images('png', 'rgb240.png'));
+  const sq = await loadImageTensor(images('png', 'rgb240.png'), { size: 240 });
   assert.deepEqual([sq.width, sq.height], [240, 240]);
   t.diagnostic(`${TENSOR_SOURCES.length} images: tensors bit-exact, with and without CLIP normalisation`);
 });
@@ -87,7 +87,7 @@ test('loadMask equals PIL Resize(NEAREST)/ToTensor/>0.5', async (t) => {
   let positives = 0;
   for (const src of srcs) {
     const name = basename(src);
-    const m = await loadMask(src);
+    const m = await loadMask(src, 240);
     const want = caseBytes(`mask ${name} 240`);
     assert.equal(want.length, 240 * 240);
     assert.equal(m.length, 240 * 240);
@@ -217,7 +217,7 @@ test('clear errors naming the file: empty, truncated, not an image, missing, too
         assert.equal(err.file, path);
         return true;
       });
-      await assert.rejects(loadImageTensor(path), ImageDecodeError);
+      await assert.rejects(loadImageTensor(path, { size: 240 }), ImageDecodeError);
     }
     await assert.rejects(decodeImage(Buffer.alloc(0), { name: 'upload.png' }), /upload\.png: cannot decode image \(empty file/);
     // the limit is PIL's: refuse above 2 * MAX_IMAGE_PIXELS; exactly at the limit passes the guard

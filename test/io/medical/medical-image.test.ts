@@ -98,8 +98,8 @@ test('loadMedicalImages: ordinary images load as convert("RGB"); a slice follows
     assert.equal(countDiff(items[0].raster.data, toRgbRaster(slice.raster).data), 0);
     // The grey slice and its PNG give the same [3, 240, 240] tensor (resize + ToTensor, and CLIP normalisation).
     for (const normalize of ['none', 'clip'] as const) {
-      const viaFile = (await loadImageTensor(png, { normalize })).tensor;
-      const direct = medicalRasterToTensor(slice.raster, { normalize });
+      const viaFile = (await loadImageTensor(png, { size: 240, normalize })).tensor;
+      const direct = medicalRasterToTensor(slice.raster, { size: 240, normalize });
       assert.equal(direct.length, 3 * 240 * 240);
       assert.equal(countDiff(direct, viaFile), 0, normalize);
     }
