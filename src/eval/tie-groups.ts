@@ -18,19 +18,17 @@ export interface TieGroupSource {
 }
 
 /**
- * Tie groups of a one-shot input, by sorting positives and negatives separately and merging.
- * Ties are exact equality of the stored values (float32 for Float32Array, float64 for Float64Array);
- * -0 and +0 are equal. Labels: 0 is negative, any other value positive.
+ * Scores split by label (0 is negative, any other value positive), each part sorted ascending. Throws a
+ * RangeError on a length mismatch or on NaN/±Infinity scores.
  */
-export function sortedTieGroups(scores: ScoreArray, labels: Uint8Array): TieGroupSource {
+export function splitSorted(scores: ScoreArray, labels: Uint8Array): { pos: ScoreArray; neg: ScoreArray } {
   assertSameLength(scores.length, labels.length);
   assertFiniteScores(scores);
   let positives = 0;
   for (let i = 0; i < labels.length; i++) if (labels[i] !== 0) positives++;
-  const negatives = labels.length - positives;
   const Ctor = scores instanceof Float32Array ? Float32Array : Float64Array;
   const pos = new Ctor(positives);
-  const neg = new Ctor(negatives);
+  const neg = new Ctor(labels.length - positives);
   let ip = 0;
   let ineg = 0;
   for (let i = 0; i < labels.length; i++) {
@@ -39,17 +37,30 @@ export function sortedTieGroups(scores: ScoreArray, labels: Uint8Array): TieGrou
   }
   pos.sort();
   neg.sort();
+  return { pos, neg };
+}
+
+/**
+ * Tie groups of a one-shot input, by sorting positives and negatives separately and merging.
+ * Ties are exact equality of the stored values (float32 for Float32Array, float64 for Float64Array);
+ * -0 and +0 are equal. Labels: 0 is negative, any other value positive.
+ */
+export function sortedTieGroups(scores: ScoreArray, labels: Uint8Array): TieGroupSource {
+  const { pos, neg } = splitSorted(scores, labels);
   return {
-    positives,
-    negatives,
+    positives: pos.length,
+    negatives: neg.length,
     forEachGroup(visit: (pos: number, neg: number) => void): void {
-      mergeSorted(pos, neg, visit);
+      forEachTie(pos, neg, visit);
     },
   };
 }
 
-/** Walks two ascending arrays, emitting one group per distinct value (=== equality, so -0 == +0). */
-function mergeSorted(pos: ScoreArray, neg: ScoreArray, visit: (pos: number, neg: number) => void): void {
+/**
+ * Walks two ascending arrays, calling `visit(pos, neg, value)` once per distinct value, lowest first, with how many
+ * elements of each array hold it (=== equality, so -0 == +0).
+ */
+export function forEachTie(pos: ScoreArray, neg: ScoreArray, visit: (pos: number, neg: number, value: number) => void): void {
   let i = 0;
   let j = 0;
   while (i < pos.length || j < neg.length) {
@@ -67,6 +78,6 @@ function mergeSorted(pos: ScoreArray, neg: ScoreArray, visit: (pos: number, neg:
       j++;
       cn++;
     }
-    visit(cp, cn);
+    visit(cp, cn, v);
   }
 }

@@ -1,7 +1,7 @@
 // ROC curve points, equal to sklearn.metrics.roc_curve, and a thinning step for plotting.
 
 import { aurocExact, type ScoreArray } from '../eval/index.ts';
-import { assertFiniteScores, assertSameLength } from '../eval/score-keys.ts';
+import { forEachTie, splitSorted } from '../eval/tie-groups.ts';
 
 /** Points of an ROC curve, by decreasing threshold; the first point is (0, 0) at threshold +Infinity. */
 export interface RocCurve {
@@ -27,10 +27,6 @@ export interface RocSeries {
   color?: string;
 }
 
-function sortedDesc(a: ScoreArray): ScoreArray {
-  return a.sort().reverse();
-}
-
 /**
  * ROC curve of `scores` against `labels` (0 = negative, anything else positive), equal to
  * `sklearn.metrics.roc_curve(labels != 0, scores, drop_intermediate=...)`: one point per distinct
@@ -39,39 +35,27 @@ function sortedDesc(a: ScoreArray): ScoreArray {
  * Throws a RangeError when a class is missing, on NaN/±Infinity scores, or on a length mismatch.
  */
 export function rocCurve(scores: ScoreArray, labels: Uint8Array, opts: RocOptions = {}): RocCurve {
-  assertSameLength(scores.length, labels.length);
-  assertFiniteScores(scores);
-  let positives = 0;
-  for (let i = 0; i < labels.length; i++) if (labels[i] !== 0) positives++;
-  const negatives = labels.length - positives;
+  const { pos, neg } = splitSorted(scores, labels);
+  const positives = pos.length;
+  const negatives = neg.length;
   if (positives === 0 || negatives === 0) {
     throw new RangeError(`an ROC curve needs both classes (got ${positives} positive and ${negatives} negative samples)`);
   }
-  const Ctor = scores instanceof Float32Array ? Float32Array : Float64Array;
-  const pos = new Ctor(positives);
-  const neg = new Ctor(negatives);
-  for (let i = 0, ip = 0, ineg = 0; i < labels.length; i++) {
-    if (labels[i] !== 0) pos[ip++] = scores[i];
-    else neg[ineg++] = scores[i];
-  }
-  sortedDesc(pos);
-  sortedDesc(neg);
+  // distinct scores, lowest first, with their counts (value, positives, negatives)
+  const groups: number[] = [];
+  forEachTie(pos, neg, (cp, cn, v) => groups.push(v, cp, cn));
   // cumulative counts at each distinct threshold, highest first
-  const thr: number[] = [];
-  const tps: number[] = [];
-  const fps: number[] = [];
-  let i = 0;
-  let j = 0;
-  while (i < pos.length || j < neg.length) {
-    let v: number;
-    if (j >= neg.length) v = pos[i];
-    else if (i >= pos.length) v = neg[j];
-    else v = pos[i] > neg[j] ? pos[i] : neg[j];
-    while (i < pos.length && pos[i] === v) i++;
-    while (j < neg.length && neg[j] === v) j++;
-    thr.push(v === 0 ? 0 : v);
-    tps.push(i);
-    fps.push(j);
+  const m = groups.length / 3;
+  const thr: number[] = new Array<number>(m);
+  const tps: number[] = new Array<number>(m);
+  const fps: number[] = new Array<number>(m);
+  for (let k = 0, tp = 0, fp = 0; k < m; k++) {
+    const g = 3 * (m - 1 - k);
+    tp += groups[g + 1];
+    fp += groups[g + 2];
+    thr[k] = groups[g] === 0 ? 0 : groups[g];
+    tps[k] = tp;
+    fps[k] = fp;
   }
   let keep: number[] = thr.map((_, k) => k);
   if ((opts.dropIntermediate ?? true) && thr.length > 2) {
