@@ -60,21 +60,22 @@ export const DivOp = binaryDef('Div', (n, [g], need) => [
   need[1] && g ? unbroadcast(neg(div(mul(g, n.outputs[0]), n.inputs[1])), n.inputs[1].shape) : null,
 ]);
 
-export function add(a: Operand, b: Operand): Value {
+/** A binary op on two operands, at least one a Value (a number becomes a constant of the other's graph). */
+function applyBinary(op: OpDef, a: Operand, b: Operand): Value {
   const ref = typeof a === 'number' ? (b as Value) : a;
-  return ref.graph.apply1(AddOp, [lift(ref, a), lift(ref, b)]);
+  return ref.graph.apply1(op, [lift(ref, a), lift(ref, b)]);
+}
+export function add(a: Operand, b: Operand): Value {
+  return applyBinary(AddOp, a, b);
 }
 export function sub(a: Operand, b: Operand): Value {
-  const ref = typeof a === 'number' ? (b as Value) : a;
-  return ref.graph.apply1(SubOp, [lift(ref, a), lift(ref, b)]);
+  return applyBinary(SubOp, a, b);
 }
 export function mul(a: Operand, b: Operand): Value {
-  const ref = typeof a === 'number' ? (b as Value) : a;
-  return ref.graph.apply1(MulOp, [lift(ref, a), lift(ref, b)]);
+  return applyBinary(MulOp, a, b);
 }
 export function div(a: Operand, b: Operand): Value {
-  const ref = typeof a === 'number' ? (b as Value) : a;
-  return ref.graph.apply1(DivOp, [lift(ref, a), lift(ref, b)]);
+  return applyBinary(DivOp, a, b);
 }
 
 type UnaryGrad = (n: GraphNode, g: Value) => Value;
