@@ -1,9 +1,11 @@
 // Restricted unpickler (protocols 0–5). It never executes anything: GLOBAL names go through the caller's
 // allow-list, and REDUCE/NEWOBJ/BUILD only apply the fixed behaviour of an accepted global.
 import { PyGlobal, PyObject, describePy, type PyDict, type PyValue } from './pickle-values.ts';
+import { PickleInput, latin1, utf8 } from './pickle-input.ts';
 import { WeightFileError } from './tensor.ts';
 
 export { PyGlobal, PyObject, describePy, type PyDict, type PyValue } from './pickle-values.ts';
+export { PickleTruncatedError } from './pickle-input.ts';
 
 export interface UnpickleLimits {
   /** Most values on the stack at once. */
@@ -30,98 +32,19 @@ export interface UnpickleOptions {
   limits?: Partial<UnpickleLimits>;
 }
 
-/** Thrown when the data ends before the pickle's STOP opcode. */
-export class PickleTruncatedError extends WeightFileError {}
-
-const MAX_LINE = 1 << 16;
-const latin1 = new TextDecoder('latin1');
-const utf8 = new TextDecoder('utf-8');
-
-function normInt(v: bigint): number | bigint {
-  return v >= -9007199254740991n && v <= 9007199254740991n ? Number(v) : v;
-}
-
-function decodePyStringLiteral(s: string): string {
-  // protocol-0 STRING: a quoted repr with backslash escapes
-  const q = s[0];
-  if (s.length < 2 || (q !== "'" && q !== '"') || s[s.length - 1] !== q) throw new Error('malformed STRING literal');
-  return s.slice(1, -1).replace(/\\(x[0-9a-fA-F]{2}|[0-7]{1,3}|.)/g, (_m, e: string) => {
-    if (e[0] === 'x') return String.fromCharCode(parseInt(e.slice(1), 16));
-    if (/^[0-7]/.test(e)) return String.fromCharCode(parseInt(e, 8));
-    return ({ n: '\n', r: '\r', t: '\t', '\\': '\\', "'": "'", '"': '"' } as Record<string, string>)[e] ?? `\\${e}`;
-  });
-}
-
-class Machine {
-  private pos: number;
+class Machine extends PickleInput {
   private readonly stack: PyValue[] = [];
   private readonly marks: number[] = [];
   private readonly memo = new Map<number, PyValue>();
   private readonly limits: UnpickleLimits;
-  private readonly view: DataView;
 
   constructor(
-    private readonly data: Uint8Array,
+    data: Uint8Array,
     start: number,
     private readonly opts: UnpickleOptions,
   ) {
-    this.pos = start;
+    super(data, start, opts.file, opts.key);
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
-    this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  }
-
-  private fail(what: string, at = this.pos): never {
-    throw new WeightFileError(this.opts.file, `malformed pickle at byte ${at}: ${what}`, this.opts.key);
-  }
-
-  private need(n: number, what: string): number {
-    if (n > this.data.length - this.pos) {
-      throw new PickleTruncatedError(
-        this.opts.file,
-        `truncated pickle: ${what} at byte ${this.pos} needs ${n} bytes, only ${this.data.length - this.pos} left`,
-        this.opts.key,
-      );
-    }
-    const p = this.pos;
-    this.pos += n;
-    return p;
-  }
-
-  private u8(what: string): number {
-    return this.data[this.need(1, what)];
-  }
-  private u16(what: string): number {
-    return this.view.getUint16(this.need(2, what), true);
-  }
-  private u32(what: string): number {
-    return this.view.getUint32(this.need(4, what), true);
-  }
-  private i32(what: string): number {
-    return this.view.getInt32(this.need(4, what), true);
-  }
-  private u64(what: string): number {
-    const v = this.view.getBigUint64(this.need(8, what), true);
-    return v > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(v);
-  }
-  private bytes(n: number, what: string): Uint8Array {
-    if (n < 0) this.fail(`negative length ${n} for ${what}`);
-    const p = this.need(n, what);
-    return this.data.slice(p, p + n);
-  }
-  private line(what: string, decoder: { decode(b: Uint8Array): string } = utf8): string {
-    const end = this.data.indexOf(0x0a, this.pos);
-    if (end < 0 || end - this.pos > MAX_LINE) {
-      if (end < 0) this.need(this.data.length - this.pos + 1, what);
-      this.fail(`${what} line longer than ${MAX_LINE} bytes`);
-    }
-    const s = decoder.decode(this.data.subarray(this.pos, end));
-    this.pos = end + 1;
-    return s;
-  }
-  private lineInt(what: string): number {
-    const s = this.line(what).trim();
-    if (!/^-?\d+$/.test(s)) this.fail(`bad ${what} '${s.slice(0, 40)}'`);
-    return Number(s);
   }
 
   private push(v: PyValue): void {
@@ -151,16 +74,6 @@ class Machine {
   private memoGet(i: number): void {
     if (!this.memo.has(i)) this.fail(`memo key ${i} not found`);
     this.push(this.memo.get(i) as PyValue);
-  }
-  private long(n: number): number | bigint {
-    if (n < 0) this.fail(`negative LONG length ${n}`);
-    if (n > this.limits.maxIntBytes) this.fail(`integer of ${n} bytes is too large`);
-    const b = this.bytes(n, 'LONG');
-    if (n === 0) return 0;
-    let v = 0n;
-    for (let i = n - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]);
-    if (b[n - 1] & 0x80) v -= 1n << BigInt(8 * n);
-    return normInt(v);
   }
   private global(module: string, name: string): void {
     this.push(this.opts.findGlobal(module, name));
@@ -225,30 +138,15 @@ class Machine {
         case 0x89:
           this.push(false);
           break;
-        case 0x49: {
-          // INT (text)
-          const s = this.line('INT').trim();
-          if (s === '00' || s === '01') this.push(s === '01');
-          else if (/^[-+]?\d+$/.test(s)) this.push(normInt(BigInt(s)));
-          else this.fail(`bad INT '${s.slice(0, 40)}'`, at);
+        case 0x49:
+          this.push(this.textInt(at));
           break;
-        }
-        case 0x4c: {
-          // LONG (text)
-          const s = this.line('LONG').trim().replace(/L$/, '');
-          if (!/^[-+]?\d{1,400}$/.test(s)) this.fail(`bad LONG '${s.slice(0, 40)}'`, at);
-          this.push(normInt(BigInt(s)));
+        case 0x4c:
+          this.push(this.textLong(at));
           break;
-        }
-        case 0x46: {
-          // FLOAT (text)
-          const s = this.line('FLOAT').trim();
-          const special: Record<string, number> = { inf: Infinity, '-inf': -Infinity, nan: NaN };
-          const v = s in special ? special[s] : Number(s);
-          if (Number.isNaN(v) && s !== 'nan') this.fail(`bad FLOAT '${s.slice(0, 40)}'`, at);
-          this.push(v);
+        case 0x46:
+          this.push(this.textFloat(at));
           break;
-        }
         case 0x4a:
           this.push(this.i32('BININT'));
           break;
@@ -259,37 +157,26 @@ class Machine {
           this.push(this.u16('BININT2'));
           break;
         case 0x8a:
-          this.push(this.long(this.u8('LONG1')));
+          this.push(this.long(this.u8('LONG1'), this.limits.maxIntBytes));
           break;
         case 0x8b:
-          this.push(this.long(this.i32('LONG4')));
+          this.push(this.long(this.i32('LONG4'), this.limits.maxIntBytes));
           break;
         case 0x47:
           this.push(this.view.getFloat64(this.need(8, 'BINFLOAT'), false));
           break;
-        case 0x53: {
-          // STRING (text)
-          try {
-            this.push(decodePyStringLiteral(this.line('STRING').trimEnd()));
-          } catch {
-            this.fail('malformed STRING literal', at);
-          }
+        case 0x53:
+          this.push(this.textString(at));
           break;
-        }
         case 0x54:
           this.push(latin1.decode(this.bytes(this.i32('BINSTRING'), 'BINSTRING')));
           break;
         case 0x55:
           this.push(latin1.decode(this.bytes(this.u8('SHORT_BINSTRING'), 'SHORT_BINSTRING')));
           break;
-        case 0x56: {
-          // UNICODE (raw-unicode-escape, text)
-          const s = this.line('UNICODE', latin1).replace(/\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})/g, (_m, a?: string, b?: string) =>
-            String.fromCodePoint(parseInt((a ?? b) as string, 16) % 0x110000),
-          );
-          this.push(s);
+        case 0x56:
+          this.push(this.textUnicode());
           break;
-        }
         case 0x58:
           this.push(utf8.decode(this.bytes(this.u32('BINUNICODE'), 'BINUNICODE')));
           break;
