@@ -2,7 +2,7 @@
 //
 // The method (CVPR 2024; official train_few.py / test_few.py, spec in §3–§5), step by step, and where each lives:
 //   text features   T = mean of normalised prompt embeddings, [normal; abnormal]  clip/text-features.ts anomalyTextFeatures
-//   input           RGB → bicubic 240×240 → [0,1]                                 io/medical-image.ts medicalRasterToTensor
+//   input           RGB → bicubic 240×240 → [0,1]                                 io/medical/medical-image.ts medicalRasterToTensor
 //   frozen blocks   patch-embed, +pos, ln_pre, blocks 1..levels[0]                 network.ts frozenPrefix
 //   adapters        mid = LReLU(x·W1ᵀ), out = LReLU(mid·W2ᵀ) at blocks 6/12/18/24   adapters.ts adapter
 //   residual        x ← 0.8·x + 0.1·seg(x) + 0.1·det(x)                            network.ts adaptedTail
