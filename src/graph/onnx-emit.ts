@@ -53,7 +53,7 @@ export type WeightPlacement = 'inputs' | 'external' | 'initializers';
 
 export interface EmittedModel {
   bytes: Uint8Array;
-  /** The weights the model takes as extra inputs (placement 'inputs'), in input order. */
+  /** The weights the model takes as extra inputs after the graph's own (placement 'inputs'), in input order. */
   weightInputs: Initializer[];
   /** In-memory external data files (placement 'external'): one per weight, views of the caller's arrays. */
   externalData: { path: string; data: Uint8Array }[];
@@ -62,13 +62,8 @@ export interface EmittedModel {
 /**
  * Serialises the part of `g` needed for `outputs` (name → value) to ONNX bytes.
  * Nodes, initializers and weights that do not contribute to an output are dropped; every declared input is kept.
- * Weights become extra graph inputs ('inputs': the caller feeds its own arrays, nothing is copied into the
- * model) or initializers ('initializers': stored in the model, for devices that keep weights in their memory).
+ * Weights are placed as `placement` says (see WeightPlacement).
  */
-export function emitOnnx(g: Graph, outputs: Readonly<Record<string, Value>>): Uint8Array {
-  return emitModel(g, outputs, 'initializers').bytes;
-}
-
 export function emitModel(g: Graph, outputs: Readonly<Record<string, Value>>, placement: WeightPlacement): EmittedModel {
   const needed = new Set<number>(Object.values(outputs).map((v) => v.id));
   const live: typeof g.nodes = [];
