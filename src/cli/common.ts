@@ -4,18 +4,15 @@ import { extname, join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { configureClipHeads } from '../clip/factory.ts';
 import { DEVICES, configureSessions, type Device } from '../graph/index.ts';
+import { RefusedInputError } from '../util/errors.ts';
 
 export const EXIT_OK = 0;
 export const EXIT_INPUT_FAILED = 1;
-export const EXIT_USAGE = 2;
+export { EXIT_USAGE } from '../util/errors.ts';
 
 /** A usage or configuration problem: exit code 2. */
-export class UsageError extends Error {
-  readonly exitCode = EXIT_USAGE;
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
+export class UsageError extends RefusedInputError {
+  override readonly name = 'UsageError';
 }
 
 /**

@@ -6,6 +6,7 @@
  * - `organ` is the name inserted into the prompt templates (`prompt.py` REAL_NAME).
  * - `folder` is the dataset directory name under the data root (`{Key}_AD`).
  */
+import { RefusedInputError } from '../util/errors.ts';
 
 /** Anomaly classification + segmentation, or anomaly classification only. */
 export type Task = 'AC+AS' | 'AC';
@@ -25,13 +26,8 @@ export interface DatasetInfo {
 }
 
 /** Raised for any problem with a dataset folder or a few-shot list; the message names the path. */
-export class DatasetError extends Error {
-  /** Exit code of the command line: a usage error (a dataset given on the command line is not usable). */
-  readonly exitCode = 2;
-  constructor(message: string) {
-    super(message);
-    this.name = 'DatasetError';
-  }
+export class DatasetError extends RefusedInputError {
+  override readonly name = 'DatasetError';
 }
 
 /** Official order (`CLASS_NAMES` in the reference code). */

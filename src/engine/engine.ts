@@ -23,14 +23,11 @@ import { type BranchScores, type FusionRule, type Task } from '../mvfa/fusion.ts
 import { Mvfa } from '../mvfa/mvfa.ts';
 import { type FitOptions, type FitResult, fitMvfa } from './fit.ts';
 import { type ImageInput, type Prediction, type ScoreOptions, fuseResults, inputTensor, predictImage, scoreImage } from './predict.ts';
+import { RefusedInputError } from '../util/errors.ts';
 
 /** A problem with what was asked of the engine (missing organ, …): a usage error (exit code 2). */
-export class EngineUsageError extends Error {
-  readonly exitCode = 2;
-  constructor(message: string) {
-    super(message);
-    this.name = 'EngineUsageError';
-  }
+export class EngineUsageError extends RefusedInputError {
+  override readonly name = 'EngineUsageError';
 }
 
 export interface EngineOptions extends ClipOptions {

@@ -9,14 +9,11 @@ import { writeNpy } from '../io/weights/npy.ts';
 import { type DumpEntry, RunRuleError, isRunLevel, refuseOverRun, writeRefusedHeatmaps } from './merge-rule.ts';
 import { type Prediction } from './predict.ts';
 import { SHARD_MANIFEST, type ShardManifest } from './shard.ts';
+import { RefusedInputError } from '../util/errors.ts';
 
-export class MergeError extends Error {
-  /** Refused input: exit code 2. */
-  readonly exitCode = 2;
-  constructor(message: string) {
-    super(message);
-    this.name = 'MergeError';
-  }
+/** Refused input: exit code 2. */
+export class MergeError extends RefusedInputError {
+  override readonly name = 'MergeError';
 }
 
 /** One result row of `results.json` (the schema of `predict --out`): `image` is the file, or `file#slice` inside a volume. */

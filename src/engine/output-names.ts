@@ -2,6 +2,7 @@
 // `mvfa predict` spells them; the queue workers write the same names.
 import { type MedicalImageItem } from '../io/medical/medical-image.ts';
 import { basename, extname } from 'node:path';
+import { RefusedInputError } from '../util/errors.ts';
 
 /** File name without its extension (`.nii.gz` counts as one). */
 export function stem(p: string): string {
@@ -27,12 +28,8 @@ export function dumpName(file: string, item: MedicalImageItem, items: number): s
 
 export type WindowOption = 'auto' | 'minmax' | { center: number; width: number };
 
-export class WindowOptionError extends Error {
-  readonly exitCode = 2;
-  constructor(message: string) {
-    super(message);
-    this.name = 'WindowOptionError';
-  }
+export class WindowOptionError extends RefusedInputError {
+  override readonly name = 'WindowOptionError';
 }
 
 export function parseWindow(w: string | undefined): WindowOption {

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join, normalize } from 'node:path';
+import { RefusedInputError } from '../util/errors.ts';
 
 export interface ShardSpec {
   /** 1-based shard number. */
@@ -25,13 +26,9 @@ export interface ShardManifest extends ShardSpec {
 
 export const SHARD_MANIFEST = 'shard.json';
 
-export class ShardError extends Error {
-  /** Refused input: exit code 2. */
-  readonly exitCode = 2;
-  constructor(message: string) {
-    super(message);
-    this.name = 'ShardError';
-  }
+/** Refused input: exit code 2. */
+export class ShardError extends RefusedInputError {
+  override readonly name = 'ShardError';
 }
 
 /** Parses `I/N` (1 ≤ I ≤ N). */

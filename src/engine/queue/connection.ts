@@ -2,14 +2,11 @@
 // extra CA certificates through Node's NODE_EXTRA_CA_CERTS). Workers wait for a Redis that went away and reconnect;
 // the short-lived commands (submit, status, collect) fail fast with a clear message instead.
 import { Redis, type RedisOptions } from 'ioredis';
+import { RefusedInputError } from '../../util/errors.ts';
 
-export class QueueError extends Error {
-  /** A problem with what was asked (URL, job name, unreachable Redis): exit code 2. */
-  readonly exitCode = 2;
-  constructor(message: string) {
-    super(message);
-    this.name = 'QueueError';
-  }
+/** A problem with what was asked (URL, job name, unreachable Redis): exit code 2. */
+export class QueueError extends RefusedInputError {
+  override readonly name = 'QueueError';
 }
 
 /** Checks a `--redis` URL; returns it with the password masked, for messages. */
