@@ -5,12 +5,11 @@
 import { basename, join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { readNpy } from '../io/weights/npy.ts';
-import { loadMedicalImages } from '../io/medical/medical-image.ts';
 import { toFloat32 } from '../io/weights/tensor.ts';
 import { type BranchScores, type Task, describeRule } from '../mvfa/fusion.ts';
-import { writeHeatmapPng } from './heatmap.ts';
 import { type ResultsDocument } from './merge.ts';
 import { type Prediction, fuseResults } from './predict.ts';
+import { OutputWriter, revisitImages } from './score-files.ts';
 
 export class RunRuleError extends Error {
   /** Refused input: exit code 2. */
@@ -82,19 +81,20 @@ export async function writeRefusedHeatmaps(
   predictions: readonly Prediction[],
   out: string,
 ): Promise<void> {
-  type Item = Awaited<ReturnType<typeof loadMedicalImages>>[number];
-  let cacheFile = '';
-  let items = new Map<string, Item>();
-  for (let i = 0; i < doc.results.length; i++) {
-    const image = doc.results[i].image;
-    const hash = image.indexOf('#');
-    const file = hash < 0 ? image : image.slice(0, hash);
-    if (cacheFile !== file) {
-      items = new Map((await loadMedicalImages(file)).map((it) => [it.name, it]));
-      cacheFile = file;
-    }
-    const name = `${basename(file)}${hash < 0 ? '' : image.slice(hash)}`;
-    const item = items.get(name) ?? (items.size === 1 ? [...items.values()][0] : undefined);
-    if (item) await writeHeatmapPng(item.raster, predictions[i].map, join(out, `${entries[i].stem}.png`));
+  const writer = new OutputWriter({ out });
+  for (let i = 0; i < doc.results.length;) {
+    const file = fileOf(doc.results[i].image);
+    let j = i;
+    while (j < doc.results.length && fileOf(doc.results[j].image) === file) j++;
+    const names = doc.results.slice(i, j).map((r) => `${basename(file)}${r.image.slice(file.length)}`);
+    const first = i;
+    await revisitImages(file, names, {}, (k, raster) => writer.heatmap(entries[first + k].stem, raster, predictions[first + k].map));
+    i = j;
   }
+}
+
+/** The input file of a result row (`file#slice` → `file`). */
+function fileOf(image: string): string {
+  const hash = image.indexOf('#');
+  return hash < 0 ? image : image.slice(0, hash);
 }

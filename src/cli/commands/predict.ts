@@ -5,16 +5,23 @@ import { type Command } from 'commander';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type AugmentMode } from '../../data/training-set.ts';
-import { writeHeatmapPng } from '../../engine/heatmap.ts';
-import { type Prediction } from '../../engine/predict.ts';
-import { writeNpy } from '../../io/weights/npy.ts';
-import { type LoadMedicalOptions, type MedicalImageItem, loadMedicalImages } from '../../io/medical/medical-image.ts';
-import { type BranchScores, type FusionRule, type Task, describeRule, mean } from '../../mvfa/fusion.ts';
+import { type FusionRule, type Task, describeRule } from '../../mvfa/fusion.ts';
 import { MVFA_DEFAULTS } from '../../mvfa/defaults.ts';
-import { type GlobalOptions, FailureLog, UsageError, applyGlobal, expandInputs, log, parseIntOpt, parseLevels, progress, stem } from '../common.ts';
+import { type GlobalOptions, FailureLog, UsageError, applyGlobal, expandInputs, log, parseIntOpt, parseLevels, progress } from '../common.ts';
 import { openEngine } from '../model-loading.ts';
 import { type ShardSpec, selectShard, writeShardManifest } from '../../engine/shard.ts';
-import { parseWindow, safeName } from '../../engine/output-names.ts';
+import { parseWindow } from '../../engine/output-names.ts';
+import { RunFusion, fuseScored } from '../../engine/run-fusion.ts';
+import {
+  type ScoredImage,
+  type VolumeSummary,
+  OutputWriter,
+  addToVolume,
+  dumpEntry,
+  resultRow,
+  scoreFile,
+  windowLoadOptions,
+} from '../../engine/score-files.ts';
 import { parseShardOption } from './merge.ts';
 
 interface PredictOpts extends GlobalOptions {
@@ -31,17 +38,6 @@ interface PredictOpts extends GlobalOptions {
   activation?: string;
   window?: string;
   shard?: ShardSpec;
-}
-
-/** One scored image of the run. */
-interface Scored {
-  file: string;
-  item: string;
-  /** Name in output files. */
-  stem: string;
-  /** Name shown in results. */
-  shown: string;
-  volume: boolean;
 }
 
 export function registerPredict(program: Command, run: (f: () => Promise<number>) => Promise<void>): void {
@@ -76,8 +72,7 @@ export function registerPredict(program: Command, run: (f: () => Promise<number>
         if (o.task !== undefined && o.task !== 'AC+AS' && o.task !== 'AC') throw new UsageError(`--task must be AC+AS or AC, got '${o.task}'`);
         const shard = o.shard ? selectShard(expandInputs(images), o.shard) : null;
         const files = shard?.files ?? expandInputs(images);
-        const window = parseWindow(o.window);
-        const loadOpts: LoadMedicalOptions = { dicomWindow: window, niftiWindow: window === 'minmax' ? 'auto' : window };
+        const loadOpts = windowLoadOptions(parseWindow(o.window));
         const engine = await openEngine(o);
         try {
           const model = await engine.load({
@@ -91,88 +86,59 @@ export function registerPredict(program: Command, run: (f: () => Promise<number>
           if (o.support) log(o.quiet, `memory bank: ${engine.supportImages} support images`);
           for (const d of [o.dump, o.out]) if (d) await mkdir(d, { recursive: true });
           const fails = new FailureLog();
-          const scored: Scored[] = [];
-          const raws: BranchScores[] = [];
-          const rows: Row[] = [];
-          const bar = progress('predict', files.length, o.quiet || o.json);
-          for (const f of files) {
-            let items: MedicalImageItem[];
-            try {
-              items = await loadMedicalImages(f, loadOpts);
-            } catch (e) {
-              fails.add(f, e);
+          const writer = new OutputWriter({ out: o.out, dump: o.dump });
+          // Without calibration the rule needs the whole run: running ranges in memory, the maps spilled for a second pass.
+          const run = model.calibration ? null : await RunFusion.open(model.task, o.dump);
+          try {
+            const scored: ScoredImage[] = [];
+            const bar = progress('predict', files.length, o.quiet || o.json);
+            for (const f of files) {
+              // The dumps hold all four official outputs; the score needs only the task's memory-bank head.
+              const r = await scoreFile(engine, f, {
+                load: loadOpts,
+                writer,
+                allHeads: !!o.dump,
+                onRaw: run ? async (_, raw) => void (await run.add(raw)) : undefined,
+              });
+              for (const x of r.failures) fails.add(x.input, x.error);
+              scored.push(...r.images);
               bar.tick();
-              continue;
             }
-            for (const item of items) {
-              try {
-                // The dumps hold all four official outputs; the score needs only the task's memory-bank head.
-                const raw = await engine.score(item.raster, { allHeads: !!o.dump });
-                const s: Scored = {
-                  file: f,
-                  item: item.name,
-                  stem: items.length === 1 && item.format === 'raster' ? stem(f) : safeName(item.name),
-                  shown: item.name.includes('#') ? `${f}${item.name.slice(item.name.indexOf('#'))}` : f,
-                  volume: items.length > 1,
-                };
-                if (o.dump) await dumpRaw(o.dump, s.stem, raw, model.imageSize);
-                if (model.calibration) {
-                  // Calibrated: each image is final now; its heatmap is written while its raster is at hand.
-                  const p = engine.fuse([raw]).predictions[0];
-                  if (o.out) await writeHeatmapPng(item.raster, p.map, join(o.out, `${s.stem}.png`));
-                  rows.push(row(p));
-                } else {
-                  raws.push(raw);
-                  rows.push(row({ raw, score: NaN }));
-                }
-                scored.push(s);
-              } catch (e) {
-                fails.add(item.name === f ? f : `${f} (${item.name})`, e);
-              }
+            bar.stop();
+            let scores = scored.map((s) => s.score ?? NaN);
+            let rule: FusionRule | null = model.calibration ? { kind: 'calibration', source: model.calibration.source } : null;
+            if (run && run.images > 0) {
+              rule = run.rule;
+              // Said even with --quiet: it is what the numbers mean, not progress.
+              log(
+                false,
+                `note: ${o.adapters} stores no calibration, so scores and heatmaps use the ${describeRule(rule)}` +
+                  (run.images === 1 ? ' (one image: its map is normalised over itself; score images together)' : ''),
+              );
+              scores = await fuseScored(run, scored, writer, loadOpts, (f, e) => fails.add(f, e));
             }
-            bar.tick();
-          }
-          bar.stop();
-          let rule: FusionRule | null = model.calibration ? { kind: 'calibration', source: model.calibration.source } : null;
-          if (!model.calibration && raws.length > 0) {
-            const all = engine.fuse(raws);
-            rule = all.rule;
-            all.predictions.forEach((p, i) => (rows[i] = row(p)));
-            // Said even with --quiet: it is what the numbers mean, not progress.
-            log(
-              false,
-              `note: ${o.adapters} stores no calibration, so scores and heatmaps use the ${describeRule(rule)}` +
-                (raws.length === 1 ? ' (one image: its map is normalised over itself; score images together)' : ''),
-            );
-            if (o.out) await writeRunHeatmaps(scored, all.predictions, o.out, loadOpts, fails);
-          }
-          const results = scored.map((s, i) => ({ image: s.shown, ...rows[i] }));
-          const volumes: Record<string, { slices: number; max: number; argmax: string }> = {};
-          scored.forEach((s, i) => {
-            if (!s.volume) return;
-            const v = (volumes[s.file] ??= { slices: 0, max: -Infinity, argmax: '' });
-            v.slices++;
-            if (results[i].score > v.max) {
-              v.max = results[i].score;
-              v.argmax = s.item;
+            const results = scored.map((s, i) => resultRow(s, scores[i]));
+            const volumes: Record<string, VolumeSummary> = {};
+            scored.forEach((s, i) => {
+              if (s.volume) volumes[s.file] = addToVolume(volumes[s.file], scores[i], s.item);
+            });
+            const ruleOut = rule ? { ...rule, description: describeRule(rule) } : null;
+            if (o.dump) {
+              const entries = Object.fromEntries(scored.map((s, i) => [s.stem, dumpEntry(s, scores[i])]));
+              await writeFile(join(o.dump, 'scores.json'), `${JSON.stringify(entries, null, 1)}\n`);
             }
-          });
-          const ruleOut = rule ? { ...rule, description: describeRule(rule) } : null;
-          if (o.dump) {
-            const scores = Object.fromEntries(
-              scored.map((s, i) => [s.stem, { zero_det: results[i].zero_det, few_det: results[i].few_det, score: results[i].score }]),
-            );
-            await writeFile(join(o.dump, 'scores.json'), `${JSON.stringify(scores, null, 1)}\n`);
-          }
-          if (o.out)
-            await writeFile(
-              join(o.out, 'results.json'),
-              `${JSON.stringify({ adapters: o.adapters, organ: engine.organ, task: model.task, rule: ruleOut, results, volumes, failures: fails.failures }, null, 1)}\n`,
-            );
-          if (o.json) process.stdout.write(`${JSON.stringify({ rule: ruleOut, results, volumes, failures: fails.failures })}\n`);
-          else {
-            for (const r of results) process.stdout.write(`${r.score.toFixed(6)}\t${r.image}\n`);
-            for (const [f, v] of Object.entries(volumes)) process.stdout.write(`${v.max.toFixed(6)}\t${f} (max over ${v.slices} slices, at ${v.argmax})\n`);
+            if (o.out)
+              await writeFile(
+                join(o.out, 'results.json'),
+                `${JSON.stringify({ adapters: o.adapters, organ: engine.organ, task: model.task, rule: ruleOut, results, volumes, failures: fails.failures }, null, 1)}\n`,
+              );
+            if (o.json) process.stdout.write(`${JSON.stringify({ rule: ruleOut, results, volumes, failures: fails.failures })}\n`);
+            else {
+              for (const r of results) process.stdout.write(`${r.score.toFixed(6)}\t${r.image}\n`);
+              for (const [f, v] of Object.entries(volumes)) process.stdout.write(`${v.max.toFixed(6)}\t${f} (max over ${v.slices} slices, at ${v.argmax})\n`);
+            }
+          } finally {
+            await run?.close();
           }
           if (shard) await writeShardManifest([o.out, o.dump], shard);
           fails.summary(files.length);
@@ -182,42 +148,4 @@ export function registerPredict(program: Command, run: (f: () => Promise<number>
         }
       }),
     );
-}
-
-/** What results.json records per image (no maps: they are written as heatmaps and dumps). */
-interface Row {
-  score: number;
-  zero_det: number;
-  few_det?: number;
-}
-
-function row(p: Pick<Prediction, 'raw' | 'score'>): Row {
-  return { score: p.score, zero_det: p.raw.zeroDet, ...(p.raw.fewDet ? { few_det: mean(p.raw.fewDet) } : {}) };
-}
-
-async function dumpRaw(dir: string, s: string, raw: BranchScores, size: number): Promise<void> {
-  const sh = [size, size];
-  const put = (name: string, data: Float32Array) => writeNpy(join(dir, `${s}.${name}.npy`), { dtype: 'float32', shape: sh, data }, { overwrite: true });
-  await put('zero_seg', raw.zeroSeg);
-  if (raw.fewSeg) await put('few_seg', raw.fewSeg);
-  if (raw.fewDet instanceof Float32Array) await put('few_det', raw.fewDet);
-}
-
-/** Heatmaps of a run fused at its end: the images are decoded again, one file at a time. */
-async function writeRunHeatmaps(scored: Scored[], fused: Prediction[], out: string, opts: LoadMedicalOptions, fails: FailureLog): Promise<void> {
-  let i = 0;
-  while (i < scored.length) {
-    const file = scored[i].file;
-    let items: Map<string, MedicalImageItem>;
-    try {
-      items = new Map((await loadMedicalImages(file, opts)).map((it) => [it.name, it]));
-    } catch (e) {
-      fails.add(file, e);
-      items = new Map();
-    }
-    for (; i < scored.length && scored[i].file === file; i++) {
-      const it = items.get(scored[i].item);
-      if (it) await writeHeatmapPng(it.raster, fused[i].map, join(out, `${scored[i].stem}.png`));
-    }
-  }
 }

@@ -1,22 +1,19 @@
-// Workers score files through the Engine (the one prediction path): raw values per image (`Engine.score`), and the
-// stored calibration when the adapters carry one (`Engine.fuse` of that image alone). Without a calibration the
+// Workers score files as `mvfa predict` does (../score-files.ts: each image through `Engine.score`, and the stored
+// calibration when the adapters carry one, `Engine.fuse` of that image alone). Without a calibration the
 // official rule needs the whole run, so raw maps go to the job's dump folder and `queue collect` fuses the union.
 // The CLIP weights are loaded once per file and shared by every model (adapters) a worker keeps.
-import { join } from 'node:path';
 import { loadClip } from '../../clip/factory.ts';
 import { type ClipModel } from '../../clip/model.ts';
 import { type Activation } from '../../clip/transformer.ts';
 import { type Device } from '../../graph/index.ts';
-import { writeNpy } from '../../io/weights/npy.ts';
-import { type MedicalImageItem, loadMedicalImages } from '../../io/medical/medical-image.ts';
-import { mean } from '../../mvfa/fusion.ts';
+import { type LoadMedicalOptions } from '../../io/medical/medical-image.ts';
 import { type Mvfa } from '../../mvfa/mvfa.ts';
 import { Engine } from '../engine.ts';
-import { writeHeatmapPng } from '../heatmap.ts';
 import { type FailureRow, type ResultRow } from '../merge.ts';
+import { type VolumeSummary, OutputWriter, addToVolume, dumpEntry, resultRow, scoreFile, windowLoadOptions } from '../score-files.ts';
 import { type ModelSpec } from './jobs.ts';
-import { type FileRecord, type FileScorer, type OpenScorer, type VolumeSummary } from './records.ts';
-import { dumpName, parseWindow } from '../output-names.ts';
+import { type FileRecord, type FileScorer, type OpenScorer } from './records.ts';
+import { parseWindow } from '../output-names.ts';
 
 export interface EngineScorerOptions {
   threads?: number;
@@ -45,61 +42,25 @@ export function engineScorers(o: EngineScorerOptions): OpenScorer {
       imageSize: spec.imageSize,
       support: spec.support ? { dir: spec.support, augment: spec.supportAugment } : null,
     });
-    const window = parseWindow(spec.window);
+    const load = windowLoadOptions(parseWindow(spec.window));
     return {
-      scoreFile: (file, dirs) => scoreFile(engine, model, file, dirs, window),
+      scoreFile: (file, dirs) => scoreOne(engine, model, file, dirs, load),
       release: () => engine.release(),
     };
   };
 }
 
-async function scoreFile(
-  engine: Engine,
-  model: Mvfa,
-  file: string,
-  dirs: { out?: string; dump?: string },
-  window: ReturnType<typeof parseWindow>,
-): Promise<FileRecord> {
-  const items: MedicalImageItem[] = await loadMedicalImages(file, { dicomWindow: window, niftiWindow: window === 'minmax' ? 'auto' : window });
-  const rows: ResultRow[] = [];
-  const failures: FailureRow[] = [];
+async function scoreOne(engine: Engine, model: Mvfa, file: string, dirs: { out?: string; dump?: string }, load: LoadMedicalOptions): Promise<FileRecord> {
+  const { images, failures } = await scoreFile(engine, file, { load, writer: new OutputWriter(dirs) });
+  const fails: FailureRow[] = failures.map((f) => ({ input: f.input, reason: f.error instanceof Error ? f.error.message : String(f.error) }));
+  if (images.length === 0 && fails.length) throw new Error(fails.map((f) => f.reason).join('; '));
   const dump: Record<string, Record<string, number>> = {};
   let volume: VolumeSummary | undefined;
-  const size = model.imageSize;
-  for (const item of items) {
-    try {
-      const raw = await engine.score(item.raster);
-      const s = dumpName(file, item, items.length);
-      const entry: Record<string, number> = { zero_det: raw.zeroDet };
-      if (raw.fewDet) entry.few_det = mean(raw.fewDet);
-      let score: number | null = null;
-      if (model.calibration) {
-        const p = engine.fuse([raw]).predictions[0];
-        score = p.score;
-        if (dirs.out) await writeHeatmapPng(item.raster, p.map, join(dirs.out, `${s}.png`));
-      }
-      dump[s] = score === null ? entry : { ...entry, score };
-      const hash = item.name.indexOf('#');
-      rows.push({ image: hash < 0 ? file : `${file}${item.name.slice(hash)}`, score, ...entry });
-      if (items.length > 1) {
-        const v = (volume ??= { slices: 0, max: -Infinity, argmax: '' });
-        const val = score ?? raw.zeroDet;
-        v.slices++;
-        if (val > v.max) {
-          v.max = val;
-          v.argmax = item.name;
-        }
-      }
-      if (dirs.dump) {
-        const shape = [size, size];
-        await writeNpy(join(dirs.dump, `${s}.zero_seg.npy`), { dtype: 'float32', shape, data: raw.zeroSeg }, { overwrite: true });
-        if (raw.fewSeg) await writeNpy(join(dirs.dump, `${s}.few_seg.npy`), { dtype: 'float32', shape, data: raw.fewSeg }, { overwrite: true });
-        if (raw.fewDet) await writeNpy(join(dirs.dump, `${s}.few_det.npy`), { dtype: 'float32', shape, data: raw.fewDet }, { overwrite: true });
-      }
-    } catch (e) {
-      failures.push({ input: item.name === file ? file : `${file} (${item.name})`, reason: e instanceof Error ? e.message : String(e) });
-    }
+  for (const s of images) {
+    dump[s.stem] = dumpEntry(s, s.score);
+    // Without calibration the volume's provisional maximum follows the raw det score (`queue collect` fuses the run).
+    if (s.volume) volume = addToVolume(volume, s.score ?? s.zeroDet, s.item);
   }
-  if (rows.length === 0 && failures.length) throw new Error(failures.map((f) => f.reason).join('; '));
-  return { model: { organ: engine.organ, task: model.task, calibration: model.calibration?.source ?? null }, rows, volume, dump, failures };
+  const rows: ResultRow[] = images.map((s) => resultRow(s, s.score));
+  return { model: { organ: engine.organ, task: model.task, calibration: model.calibration?.source ?? null }, rows, volume, dump, failures: fails };
 }

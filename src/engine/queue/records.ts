@@ -3,13 +3,7 @@
 import { type FailureRow, type ResultRow, type ResultsDocument } from '../merge.ts';
 import { type ModelSpec } from './jobs.ts';
 import { describeRule } from '../../mvfa/fusion.ts';
-
-/** Max over the slices of one volume. */
-export interface VolumeSummary {
-  slices: number;
-  max: number;
-  argmax: string;
-}
+import { type VolumeSummary } from '../score-files.ts';
 
 /** The model that scored a file, as results.json records it. */
 export interface RecordModel {
