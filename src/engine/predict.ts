@@ -7,7 +7,7 @@
 //   fuseResults(raws, model)        the rule over a list of raw results: the stored calibration image by image when
 //                                   the adapters carry one, else the official min–max over exactly these images.
 // A sharded run scores its images anywhere with `scoreImage` and applies `fuseResults` to the union once.
-import { loadMedicalImages, medicalRasterToTensor } from '../io/medical/medical-image.ts';
+import { medicalRasterToTensor, openMedicalImages } from '../io/medical/medical-image.ts';
 import { type RasterU8 } from '../io/image/resample.ts';
 import { type BranchScores, type Calibration, type FusedPrediction, type FusionRule, type Task, fuseCalibrated, fuseRun } from '../mvfa/fusion.ts';
 import { type Mvfa } from '../mvfa/mvfa.ts';
@@ -36,9 +36,10 @@ export async function inputTensor(model: Pick<Mvfa, 'imageSize'>, image: ImageIn
   }
   let raster = image as RasterU8;
   if (typeof image === 'string') {
-    const items = await loadMedicalImages(image);
-    if (items.length !== 1) throw new RangeError(`${image}: holds ${items.length} images (slices); score them one by one (loadMedicalImages)`);
-    raster = items[0].raster;
+    // Streamed: a volume is refused from its header, before any slice is decoded.
+    const images = await openMedicalImages(image);
+    if (images.count !== 1) throw new RangeError(`${image}: holds ${images.count} images (slices); score them one by one (openMedicalImages)`);
+    for await (const item of images) raster = item.raster;
   }
   return medicalRasterToTensor(raster, { size: s });
 }
