@@ -10,14 +10,11 @@ import { type BranchScores, type Task, describeRule } from '../mvfa/fusion.ts';
 import { type ResultsDocument } from './merge.ts';
 import { type Prediction, fuseResults } from './predict.ts';
 import { OutputWriter, revisitImages } from './score-files.ts';
+import { RefusedInputError } from '../util/errors.ts';
 
-export class RunRuleError extends Error {
-  /** Refused input: exit code 2. */
-  readonly exitCode = 2;
-  constructor(message: string) {
-    super(message);
-    this.name = 'RunRuleError';
-  }
+/** Refused input: exit code 2. */
+export class RunRuleError extends RefusedInputError {
+  override readonly name = 'RunRuleError';
 }
 
 /** Whether a results document's scores depend on the whole run (min–max over its images). */
