@@ -1,11 +1,23 @@
 // Loading what commands need: CLIP weights (given or cached) in an Engine, images.
+import { type Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { type ClipModel } from '../clip/model.ts';
 import { type Activation } from '../clip/transformer.ts';
 import { loadImageTensor } from '../io/image/image.ts';
 import { findCachedClip } from './weights-cache.ts';
 import { Engine } from '../engine/engine.ts';
-import { UsageError, cacheDir, log } from './common.ts';
+import { MVFA_DEFAULTS } from '../mvfa/defaults.ts';
+import { UsageError, cacheDir, log, parseIntOpt, parseLevels } from './common.ts';
+
+/** The options of commands that score with stored adapters (predict, queue submit): prompts, memory bank, input. */
+export function modelOptions(cmd: Command): Command {
+  return cmd
+    .option('--organ <name>', 'organ name for the prompts (default: the one stored with the adapters)')
+    .option('--support <dir>', 'folder of normal images for the few-shot memory bank')
+    .option('--support-augment <none|mvfa>', 'expand the support images ×11 as the official code', 'mvfa')
+    .option('--levels <list>', 'adapter blocks, for adapter files that do not store them', parseLevels)
+    .option('--image-size <n>', `model input size (default: stored with the adapters, else ${MVFA_DEFAULTS.imageSize})`, parseIntOpt('--image-size', 14));
+}
 
 export interface ClipOpts {
   clip?: string;

@@ -6,9 +6,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type AugmentMode } from '../../data/training-set.ts';
 import { type FusionRule, type Task, describeRule } from '../../mvfa/fusion.ts';
-import { MVFA_DEFAULTS } from '../../mvfa/defaults.ts';
-import { type GlobalOptions, FailureLog, UsageError, applyGlobal, expandInputs, log, parseIntOpt, parseLevels, progress } from '../common.ts';
-import { openEngine } from '../model-loading.ts';
+import { type GlobalOptions, FailureLog, UsageError, applyGlobal, expandInputs, log, progress } from '../common.ts';
+import { modelOptions, openEngine } from '../model-loading.ts';
 import { type ShardSpec, selectShard, writeShardManifest } from '../../engine/shard.ts';
 import { parseWindow } from '../../engine/output-names.ts';
 import { RunFusion, fuseScored } from '../../engine/run-fusion.ts';
@@ -41,16 +40,13 @@ interface PredictOpts extends GlobalOptions {
 }
 
 export function registerPredict(program: Command, run: (f: () => Promise<number>) => Promise<void>): void {
-  program
-    .command('predict')
-    .description('score images: zero-shot (text) branch, plus the few-shot memory bank with --support')
-    .option('--clip <path>', 'CLIP weights; default: the downloaded ViT-L/14-336')
-    .requiredOption('--adapters <path>', 'trained adapters (.safetensors from `mvfa train`, or an official .pth)')
-    .option('--organ <name>', 'organ name for the prompts (default: the one stored with the adapters)')
-    .option('--support <dir>', 'folder of normal images for the few-shot memory bank')
-    .option('--support-augment <none|mvfa>', 'expand the support images ×11 as the official code', 'mvfa')
-    .option('--levels <list>', 'adapter blocks, for adapter files that do not store them', parseLevels)
-    .option('--image-size <n>', `model input size (default: stored with the adapters, else ${MVFA_DEFAULTS.imageSize})`, parseIntOpt('--image-size', 14))
+  modelOptions(
+    program
+      .command('predict')
+      .description('score images: zero-shot (text) branch, plus the few-shot memory bank with --support')
+      .option('--clip <path>', 'CLIP weights; default: the downloaded ViT-L/14-336')
+      .requiredOption('--adapters <path>', 'trained adapters (.safetensors from `mvfa train`, or an official .pth)'),
+  )
     .option('--task <AC+AS|AC>', 'score from the seg map (AC+AS) or the det head (AC), for adapters that store no task (default AC+AS)')
     .option('--dump <dir>', 'write raw maps: <stem>.zero_seg.npy, <stem>.few_seg.npy, <stem>.few_det.npy and scores.json')
     .option('--out <dir>', 'write results.json (scores and the fusion rule used) and heatmap overlays <stem>.png')

@@ -9,8 +9,8 @@ import { DEFAULT_CHUNK, type ModelSpec, checkJobName, jobStatus, submitJob } fro
 import { collectJob } from '../../engine/queue/collect.ts';
 import { writeScoresNpy } from '../../engine/merge.ts';
 import { runInputs } from '../../engine/shard.ts';
-import { type GlobalOptions, EXIT_INPUT_FAILED, EXIT_OK, UsageError, expandInputs, parseIntOpt, parseLevels } from '../common.ts';
-import { resolveClipPath } from '../model-loading.ts';
+import { type GlobalOptions, EXIT_INPUT_FAILED, EXIT_OK, UsageError, expandInputs, parseIntOpt } from '../common.ts';
+import { modelOptions, resolveClipPath } from '../model-loading.ts';
 
 type Run = (f: () => Promise<number>) => Promise<void>;
 
@@ -49,18 +49,15 @@ function jobName(v: string): string {
 
 export function registerQueue(program: Command, run: Run): void {
   const queue = program.command('queue').description('scoring jobs for `mvfa worker`s on Redis (BullMQ): submit, status, collect');
-  queue
-    .command('submit')
-    .description('enqueue images (paths every worker can read) as one job; prints {"job", "images"} with --json')
-    .requiredOption('--redis <url>', 'redis://[:password@]host:port[/db] or rediss://… (TLS)')
-    .requiredOption('--job <name>', 'job name (letters, digits, . _ -); must be new', jobName)
-    .option('--clip <path>', 'CLIP weights, at the same path on every worker; default: the downloaded ViT-L/14-336')
-    .requiredOption('--adapters <path>', 'trained adapters (as for predict), at the same path on every worker')
-    .option('--organ <name>', 'organ name for the prompts (default: the one stored with the adapters)')
-    .option('--support <dir>', 'folder of normal images for the few-shot memory bank')
-    .option('--support-augment <none|mvfa>', 'expand the support images ×11 as the official code', 'mvfa')
-    .option('--levels <list>', 'adapter blocks, for adapter files that do not store them', parseLevels)
-    .option('--image-size <n>', 'model input size (default: stored with the adapters, else 240)', parseIntOpt('--image-size', 14))
+  modelOptions(
+    queue
+      .command('submit')
+      .description('enqueue images (paths every worker can read) as one job; prints {"job", "images"} with --json')
+      .requiredOption('--redis <url>', 'redis://[:password@]host:port[/db] or rediss://… (TLS)')
+      .requiredOption('--job <name>', 'job name (letters, digits, . _ -); must be new', jobName)
+      .option('--clip <path>', 'CLIP weights, at the same path on every worker; default: the downloaded ViT-L/14-336')
+      .requiredOption('--adapters <path>', 'trained adapters (as for predict), at the same path on every worker'),
+  )
     .option('--activation <gelu|quickgelu>', 'GELU variant of the CLIP towers', 'gelu')
     .option('--window <auto|minmax|C,W>', 'display window for DICOM and NIfTI')
     .option('--out <dir>', 'shared folder where workers write heatmap overlays')
