@@ -177,9 +177,14 @@ if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.
   const args = process.argv.slice(2);
   const dev = args.find((a) => a.startsWith('--device='))?.split('=')[1];
   const only = args.find((a) => a.startsWith('--only='))?.split('=')[1];
+  const f = await fixtures();
+  const global = ['--quiet', ...(dev ? ['--device', dev] : [])];
+  const env = { MVFA_CACHE: f.cache };
   const res =
     only === 'serve'
-      ? await fixtures().then((f) => benchServe(f, ['--quiet', ...(dev ? ['--device', dev] : [])], { MVFA_CACHE: f.cache }, 50))
-      : await benchCommands({ commands: only !== 'demo', demo: args.includes('--demo') || only === 'demo', device: dev });
+      ? await benchServe(f, global, env, 50)
+      : only === 'predict-train'
+        ? await benchPredictTrain(f, global, env)
+        : await benchCommands({ commands: only !== 'demo', demo: args.includes('--demo') || only === 'demo', device: dev });
   console.log(JSON.stringify(res, null, 1));
 }
