@@ -32,11 +32,13 @@ export interface GlobalOptions {
   /** Attention heads of non-standard CLIP towers (default width // 64, at least 1). */
   visionHeads?: number;
   textHeads?: number;
+  /** Pre-packed weights per graph on the CPU: faster matrix products for more memory (default: one shared copy). */
+  prepack?: boolean;
 }
 
 export function applyGlobal(o: GlobalOptions): void {
   if (o.device && !DEVICES.includes(o.device)) throw new UsageError(`--device must be ${DEVICES.join(', ')}, got '${o.device}'`);
-  configureSessions({ threads: o.threads, device: o.device });
+  configureSessions({ threads: o.threads, device: o.device, ...(o.prepack ? { weights: 'external' as const } : {}) });
   configureClipHeads({ visionHeads: o.visionHeads, textHeads: o.textHeads });
 }
 
