@@ -96,13 +96,7 @@ export function near(got: number, want: number, tol: number, what: string): numb
   return e;
 }
 
-/** Largest absolute difference of two equally long arrays (their lengths are compared first). */
-export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>, what: string): number {
-  assert.equal(a.length, b.length, `${what}: length`);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
+export { maxAbsDiff } from './compare.ts';
 
 // ---- the official rule, from raw branch outputs ------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { mulberry32 } from '../../../src/util/random.ts';
 import { fixture, REPO } from '../../support/fixtures.ts';
+import { countDiff, maxAbsDiff } from '../../support/compare.ts';
 
 /** The real BUSI images bundled for the demo. */
 export const DEMO = join(REPO, 'demo', 'BUSI_demo_AD');
@@ -119,25 +120,4 @@ export function makeTempDir(): { dir: string; cleanup: () => void } {
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-function sameLength(a: ArrayLike<number>, b: ArrayLike<number>): void {
-  if (a.length !== b.length) throw new Error(`length mismatch: ${a.length} vs ${b.length} (the reference has ${b.length})`);
-}
-
-export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  sameLength(a, b);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i] - b[i]);
-    if (Number.isNaN(d)) return NaN;
-    if (d > m) m = d;
-  }
-  return m;
-}
-
-/** Number of differing elements; arrays of different lengths are an error (a truncated output never "matches"). */
-export function countDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  sameLength(a, b);
-  let n = 0;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) n++;
-  return n;
-}
+export { countDiff, maxAbsDiff };
