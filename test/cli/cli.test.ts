@@ -243,8 +243,18 @@ test('demo runs few-shot MVFA on the bundled images and writes AUROCs, overlays 
   assert.ok(res.imageAuroc >= 0 && res.imageAuroc <= 1 && res.pixelAuroc >= 0 && res.pixelAuroc <= 1);
   assert.ok(readFileSync(res.report, 'utf8').includes('<html'));
   assert.ok(readdirSync(join(out, 'overlays')).filter((f) => f.endsWith('.png')).length >= 2);
-  const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { runs: { images: number }[] };
+  const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { runs: { images: number; perImage: { label: number; score: number }[] }[] };
   assert.equal(results.runs[0].images, 40);
+  // The printed image AUROC is the pair-counting AUROC (ties one half) of the per-image scores the run wrote.
+  const per = results.runs[0].perImage;
+  assert.equal(per.length, 40);
+  const pos = per.filter((p) => p.label === 1).map((p) => p.score);
+  const neg = per.filter((p) => p.label === 0).map((p) => p.score);
+  assert.ok(pos.length > 0 && neg.length > 0 && pos.length + neg.length === 40);
+  let won = 0;
+  for (const a of pos) for (const b of neg) won += a > b ? 1 : a === b ? 0.5 : 0;
+  const byPairs = won / (pos.length * neg.length);
+  assert.ok(Math.abs(res.imageAuroc - byPairs) <= 1e-12, `demo image AUROC ${res.imageAuroc} vs pair counting ${byPairs}`);
 });
 
 test('metrics auroc: a hand-computed case with ties, and 2 000 scores against brute-force pair counting', async (t) => {
