@@ -1,6 +1,5 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -24,6 +23,7 @@ import {
   referenceTrainingSet,
   repoPath,
 } from '../support/e2e.ts';
+import { type CliResult, runMvfa } from '../support/cli.ts';
 
 // End-to-end runs of the `mvfa` command on the tiny seeded CLIP (test/support/tiny-clip.ts) and the bundled demo BUSI
 // images; expected values from the PyTorch/numpy reference of fixtures/e2e-ref (scripts/fixtures/e2e_ref.py), from
@@ -32,9 +32,8 @@ const dir = mkdtempSync(join(tmpdir(), 'mvfa-cli-'));
 const repo = REPO;
 let clip: string;
 
-function mvfa(args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(repo, 'bin/mvfa.js'), ...args], { encoding: 'utf8', env: { ...process.env, MVFA_CACHE: join(dir, 'cache') } });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+function mvfa(args: string[]): CliResult {
+  return runMvfa(args, join(dir, 'cache'));
 }
 
 before(async () => {

@@ -1,6 +1,5 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -9,6 +8,7 @@ import { REPO } from '../support/fixtures.ts';
 import { runPython } from '../support/python.ts';
 import { writeTinyClip } from '../support/tiny-clip.ts';
 import { type Range, e2eRef, near, referenceTrainingSet, repoPath } from '../support/e2e.ts';
+import { type CliResult, runMvfa } from '../support/cli.ts';
 
 // Reference suite only (live Python): adapters really trained by `mvfa train`, then the stored calibration and every
 // score `mvfa predict` prints are recomputed in numpy from the raw dumps (scripts/fixtures/fusion_from_dumps.py).
@@ -16,9 +16,8 @@ const dir = mkdtempSync(join(tmpdir(), 'mvfa-fusion-ref-'));
 let clip: string;
 let set: { normal: string; abnormal: string; masks: string };
 
-function mvfa(args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(REPO, 'bin/mvfa.js'), ...args], { encoding: 'utf8', env: { ...process.env, MVFA_CACHE: join(dir, 'cache') } });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+function mvfa(args: string[]): CliResult {
+  return runMvfa(args, join(dir, 'cache'));
 }
 
 before(async () => {

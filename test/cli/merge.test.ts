@@ -3,7 +3,6 @@
 // calibration; merge refuses missing, overlapping and incomplete shards before writing anything.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +10,7 @@ import { initAdapters } from '../../src/mvfa/adapters.ts';
 import { saveAdapters } from '../../src/mvfa/checkpoint.ts';
 import { REPO } from '../support/fixtures.ts';
 import { writeTinyClip } from '../support/tiny-clip.ts';
+import { type CliResult, runMvfa } from '../support/cli.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mvfa-merge-'));
 const demo = join(REPO, 'demo/BUSI_demo_AD');
@@ -18,12 +18,8 @@ const imgs = join(dir, 'imgs');
 const support = join(dir, 'support');
 let clip = '';
 
-function mvfa(args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(REPO, 'bin/mvfa.js'), '--threads', '1', '--quiet', ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, MVFA_CACHE: join(dir, 'cache') },
-  });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+function mvfa(args: string[]): CliResult {
+  return runMvfa(['--threads', '1', '--quiet', ...args], join(dir, 'cache'));
 }
 
 before(async () => {

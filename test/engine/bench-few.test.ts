@@ -1,12 +1,11 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO } from '../support/fixtures.ts';
 import { writeTinyClip } from '../support/tiny-clip.ts';
 import { DEMO, FROZEN_LR, REF_ORGAN, REF_SEED, copyInto, e2eRef, near, repoPath } from '../support/e2e.ts';
+import { type CliResult, runMvfa } from '../support/cli.ts';
 
 // The few-shot protocol end to end on a small real dataset (the bundled demo BUSI subset: its valid/ split with the
 // 2-shot seed list, 6 + 6 test images) and the tiny seeded CLIP. With a learning rate at which Adam cannot move a
@@ -15,9 +14,8 @@ import { DEMO, FROZEN_LR, REF_ORGAN, REF_SEED, copyInto, e2eRef, near, repoPath 
 const dir = mkdtempSync(join(tmpdir(), 'mvfa-bench-'));
 let clip: string;
 
-function mvfa(args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(REPO, 'bin/mvfa.js'), ...args], { encoding: 'utf8', env: { ...process.env, MVFA_CACHE: join(dir, 'cache') } });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+function mvfa(args: string[]): CliResult {
+  return runMvfa(args, join(dir, 'cache'));
 }
 
 /** A dataset folder NAME_AD with the demo's valid/ and seed list and the reference test images (masks only for AC+AS). */

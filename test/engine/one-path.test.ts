@@ -1,6 +1,5 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +17,7 @@ import { type BranchScores, calibrate } from '../../src/mvfa/fusion.ts';
 import { ModelHost } from '../../src/web/model-host.ts';
 import { REPO } from '../support/fixtures.ts';
 import { writeTinyClip } from '../support/tiny-clip.ts';
+import { type CliResult, runMvfa } from '../support/cli.ts';
 
 // The CLI (`mvfa predict`), the web page's model host and the library's `predict()` go through one prediction
 // path: for the same image they must report the same numbers, with stored calibration and without it.
@@ -32,9 +32,8 @@ const calibrated = join(dir, 'calibrated.safetensors');
 const uncalibrated = join(dir, 'uncalibrated.safetensors');
 const calibratedAc = join(dir, 'calibrated-ac.safetensors');
 
-function mvfa(args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(REPO, 'bin/mvfa.js'), ...args], { encoding: 'utf8', env: { ...process.env, MVFA_CACHE: join(dir, 'cache') } });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+function mvfa(args: string[]): CliResult {
+  return runMvfa(args, join(dir, 'cache'));
 }
 
 function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {

@@ -4,7 +4,7 @@
 // it started and holds before storing the result while a `hold` file exists), never through timing.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +15,7 @@ import { saveAdapters } from '../../src/mvfa/checkpoint.ts';
 import { REPO } from '../support/fixtures.ts';
 import { type RedisServer, startRedis } from '../support/redis-server.ts';
 import { writeTinyClip } from '../support/tiny-clip.ts';
+import { type CliResult, runMvfa } from '../support/cli.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mvfa-queue-'));
 const demo = join(REPO, 'demo/BUSI_demo_AD/test');
@@ -44,12 +45,8 @@ function start(args: string[], env: Record<string, string> = {}): Proc {
   return { child, stderr: () => err, exit };
 }
 
-function mvfa(args: string[], env: Record<string, string> = {}): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(REPO, 'bin/mvfa.js'), '--threads', '1', ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, MVFA_CACHE: join(dir, 'cache'), ...env },
-  });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+function mvfa(args: string[], env: Record<string, string> = {}): CliResult {
+  return runMvfa(['--threads', '1', ...args], join(dir, 'cache'), env);
 }
 
 /** Waits for something a process announces; the limit only turns a hang into a failure, it never decides a pass. */
