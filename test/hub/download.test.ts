@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { after, afterEach, before, beforeEach, test } from 'node:test';
 import { hubDownload, type HubDownloadOptions } from '../../src/hub/download.ts';
 import { HubError } from '../../src/hub/errors.ts';
-import { FakeHub, closedPort, gitSha1Hex, sha256Hex } from './hub-server.ts';
+import { FakeHub, closedPort, gitSha1Hex, sha256Hex, hubOptions, hubRejection } from './hub-server.ts';
 
 const REPO = 'acme/clip-test';
 const COMMIT = '0123456789abcdef0123456789abcdef01234567';
@@ -44,26 +44,7 @@ const snapshot = (rev: string, file: string): string => join(repoDir(), 'snapsho
 const blob = (name: string): string => join(repoDir(), 'blobs', name);
 
 function opts(extra: Partial<HubDownloadOptions> = {}): HubDownloadOptions {
-  return {
-    repo: REPO,
-    filename: 'weights.safetensors',
-    endpoint: hub.endpoint,
-    env: { HF_HUB_CACHE: cache },
-    timeoutMs: 5000,
-    retries: 0,
-    retryDelayMs: 10,
-    ...extra,
-  };
-}
-
-async function rejection(p: Promise<unknown>): Promise<HubError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof HubError, `expected a HubError, got ${String(e)}`);
-    return e;
-  }
-  assert.fail('expected a rejection');
+  return hubOptions(hub, REPO, cache, extra);
 }
 
 function listFiles(dir: string): string[] {
@@ -115,7 +96,7 @@ test('a cached file is returned by the second call with no request', async () =>
 
 test('an interrupted transfer keeps the partial file and the next call resumes it with Range', async () => {
   hub.cdnBehaviour = { cutAfter: CUT, cuts: 1 };
-  const err = await rejection(hubDownload(opts()));
+  const err = await hubRejection(hubDownload(opts()));
   assert.equal(err.code, 'INTERRUPTED');
   assert.match(err.message, /broke off after 1048576 of 3146245 bytes/);
   assert.equal(statSync(blob(`${WEIGHTS_SHA}.incomplete`)).size, CUT);
@@ -143,7 +124,7 @@ test('retries inside one call resume after a cut connection', async () => {
 
 test('a server that ignores Range (200) restarts the file from the first byte', async () => {
   hub.cdnBehaviour = { cutAfter: CUT, cuts: 1 };
-  await rejection(hubDownload(opts()));
+  await hubRejection(hubDownload(opts()));
   hub.cdnBehaviour = { ignoreRange: true };
   const path = await hubDownload(opts());
   const gets = hub.requests.filter((r) => r.server === 'cdn');
@@ -153,7 +134,7 @@ test('a server that ignores Range (200) restarts the file from the first byte', 
 
 test('corrupted bytes are rejected with a clear error and nothing is kept', async () => {
   hub.cdnBehaviour = { corrupt: true };
-  const err = await rejection(hubDownload(opts()));
+  const err = await hubRejection(hubDownload(opts()));
   assert.equal(err.code, 'INTEGRITY');
   assert.match(err.message, /sha256 mismatch/);
   assert.ok(err.message.includes(WEIGHTS_SHA));
@@ -163,7 +144,7 @@ test('corrupted bytes are rejected with a clear error and nothing is kept', asyn
 
 test('an expected sha256 that disagrees with the server ETag fails before any byte is fetched', async () => {
   const wrong = 'ab'.repeat(32);
-  const err = await rejection(hubDownload(opts({ expectedSha256: wrong })));
+  const err = await hubRejection(hubDownload(opts({ expectedSha256: wrong })));
   assert.equal(err.code, 'INTEGRITY');
   assert.ok(err.message.includes(wrong) && err.message.includes(WEIGHTS_SHA));
   assert.equal(hub.count('cdn'), 0);
@@ -188,7 +169,7 @@ test('HF_HUB_OFFLINE=1: a cached file is returned, a missing one is named with i
   const offlineEnv = { HF_HUB_CACHE: cache, HF_HUB_OFFLINE: '1' };
   assert.equal(await hubDownload(opts({ env: offlineEnv })), online);
 
-  const err = await rejection(hubDownload(opts({ env: offlineEnv, filename: 'other.safetensors' })));
+  const err = await hubRejection(hubDownload(opts({ env: offlineEnv, filename: 'other.safetensors' })));
   assert.equal(err.code, 'OFFLINE_NOT_CACHED');
   const url = `${hub.endpoint}/${REPO}/resolve/main/other.safetensors`;
   const target = snapshot(COMMIT, 'other.safetensors');
@@ -198,7 +179,7 @@ test('HF_HUB_OFFLINE=1: a cached file is returned, a missing one is named with i
 
 test('an unreachable endpoint names the URL and the path; saving the file there makes it resolve', async () => {
   const endpoint = `http://127.0.0.1:${await closedPort()}`;
-  const err = await rejection(hubDownload(opts({ endpoint })));
+  const err = await hubRejection(hubDownload(opts({ endpoint })));
   assert.equal(err.code, 'UNREACHABLE');
   const url = `${endpoint}/${REPO}/resolve/main/weights.safetensors`;
   const target = snapshot('main', 'weights.safetensors');
@@ -214,12 +195,12 @@ test('an unreachable endpoint names the URL and the path; saving the file there 
 });
 
 test('hub error statuses are reported, not mistaken for a missing network', async () => {
-  const missing = await rejection(hubDownload(opts({ filename: 'nope.bin' })));
+  const missing = await hubRejection(hubDownload(opts({ filename: 'nope.bin' })));
   assert.equal(missing.code, 'HTTP');
   assert.equal(missing.status, 404);
   assert.match(missing.message, /not found/);
   hub.hubStatus = 401;
-  const denied = await rejection(hubDownload(opts()));
+  const denied = await hubRejection(hubDownload(opts()));
   assert.equal(denied.status, 401);
   assert.match(denied.message, /HF_TOKEN/);
 });
@@ -228,7 +209,7 @@ test('a cached file of the wrong size is refused when the size is known', async 
   const target = snapshot(COMMIT, 'weights.safetensors');
   mkdirSync(dirname(target), { recursive: true });
   writeFileSync(target, WEIGHTS.subarray(0, 100));
-  const err = await rejection(hubDownload(opts({ revision: COMMIT, expectedSize: WEIGHTS.length })));
+  const err = await hubRejection(hubDownload(opts({ revision: COMMIT, expectedSize: WEIGHTS.length })));
   assert.equal(err.code, 'CACHE');
   assert.ok(err.message.includes(target));
   assert.equal(hub.requests.length, 0);
@@ -236,7 +217,7 @@ test('a cached file of the wrong size is refused when the size is known', async 
 
 test('invalid arguments are refused before any request', async () => {
   for (const bad of [{ repo: '../etc' }, { filename: '../x' }, { revision: 'a/../../b' }, { expectedSha256: 'xyz' }]) {
-    const err = await rejection(hubDownload(opts(bad)));
+    const err = await hubRejection(hubDownload(opts(bad)));
     assert.equal(err.code, 'ARGUMENT');
   }
   assert.equal(hub.requests.length, 0);

@@ -9,7 +9,7 @@ import { join, relative } from 'node:path';
 import { after, afterEach, before, beforeEach, test } from 'node:test';
 import { hubDownload, type HubDownloadOptions } from '../../src/hub/download.ts';
 import { HubError } from '../../src/hub/errors.ts';
-import { FakeHub, sha256Hex } from './hub-server.ts';
+import { FakeHub, sha256Hex, hubOptions, hubRejection } from './hub-server.ts';
 
 const REPO = 'acme/clip-test';
 const COMMIT = '0123456789abcdef0123456789abcdef01234567';
@@ -47,26 +47,7 @@ afterEach(() => {
 });
 
 function opts(extra: Partial<HubDownloadOptions> = {}): HubDownloadOptions {
-  return {
-    repo: REPO,
-    filename: 'weights.safetensors',
-    endpoint: hub.endpoint,
-    env: { HF_HUB_CACHE: cache },
-    timeoutMs: 5000,
-    retries: 0,
-    retryDelayMs: 10,
-    ...extra,
-  };
-}
-
-async function rejection(p: Promise<unknown>): Promise<HubError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof HubError, `a HubError, got ${String(e)}`);
-    return e;
-  }
-  assert.fail('expected the download to fail');
+  return hubOptions(hub, REPO, cache, extra);
 }
 
 /** Every path below `dir` (files, links and folders), relative to it. */
@@ -89,7 +70,7 @@ test('hole 8: an X-Repo-Commit that is a path is refused and nothing is written 
   writeFileSync(join(victim, 'weights.safetensors'), 'precious');
   // snapshots/<commit>/weights.safetensors with this commit is <root>/victim/weights.safetensors
   hub.hubHeaders = { 'X-Repo-Commit': '../../../victim' };
-  const e = await rejection(hubDownload(opts()));
+  const e = await hubRejection(hubDownload(opts()));
   assert.equal(e.code, 'BAD_RESPONSE');
   assert.match(e.message, /X-Repo-Commit/);
   assert.match(e.message, /40 hex/);
@@ -106,7 +87,7 @@ for (const [what, etag] of [
 ] as const) {
   test(`hole 8: an ETag that is ${what} is refused before any byte is fetched`, async () => {
     hub.hubHeaders = { 'X-Linked-Etag': `"${etag}"`, ETag: `"${etag}"` };
-    const e = await rejection(hubDownload(opts()));
+    const e = await hubRejection(hubDownload(opts()));
     assert.equal(e.code, 'BAD_RESPONSE');
     assert.match(e.message, /ETag/);
     assert.deepEqual(tree(root), ['cache']);
@@ -116,7 +97,7 @@ for (const [what, etag] of [
 
 test('hole 8: with no hash pinned the bytes are checked against the ETag; corrupt bytes are not stored', async () => {
   hub.cdnBehaviour = { corrupt: true };
-  const e = await rejection(hubDownload(opts()));
+  const e = await hubRejection(hubDownload(opts()));
   assert.equal(e.code, 'INTEGRITY');
   assert.equal(existsSync(join(cache, 'models--acme--clip-test', 'blobs', sha256Hex(WEIGHTS))), false);
   assert.equal(existsSync(join(cache, 'models--acme--clip-test', 'snapshots')), false);

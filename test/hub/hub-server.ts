@@ -1,9 +1,12 @@
 // A local stand-in for the Hugging Face hub and its CDN, on 127.0.0.1 with ephemeral ports. The hub answers
 // `/{repo}/resolve/{revision}/{file}` like huggingface.co: LFS files with a 302 to the CDN carrying X-Repo-Commit,
 // X-Linked-Etag (sha256) and X-Linked-Size; small files directly with their git blob sha1 as ETag.
+import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { type AddressInfo } from 'node:net';
+import { type HubDownloadOptions } from '../../src/hub/download.ts';
+import { HubError } from '../../src/hub/errors.ts';
 
 export interface RecordedRequest {
   server: 'hub' | 'cdn';
@@ -200,4 +203,29 @@ export class FakeHub {
     }
     res.end(body);
   }
+}
+
+/** Download options against a FakeHub: `filename` of `repo` into the cache folder `cache`, no retries, short timeouts. */
+export function hubOptions(hub: FakeHub, repo: string, cache: string, extra: Partial<HubDownloadOptions> = {}): HubDownloadOptions {
+  return {
+    repo,
+    filename: 'weights.safetensors',
+    endpoint: hub.endpoint,
+    env: { HF_HUB_CACHE: cache },
+    timeoutMs: 5000,
+    retries: 0,
+    retryDelayMs: 10,
+    ...extra,
+  };
+}
+
+/** The HubError a download (or any promise) rejects with; fails the test when it resolves or rejects otherwise. */
+export async function hubRejection(p: Promise<unknown>): Promise<HubError> {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e instanceof HubError, `expected a HubError, got ${String(e)}`);
+    return e;
+  }
+  assert.fail('expected the download to fail');
 }
