@@ -12,7 +12,7 @@
 // Python: $MVFA_PYTHON, else python3 on PATH.
 import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -20,16 +20,9 @@ const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const python = process.env.MVFA_PYTHON ?? 'python3';
 
 function findSets(root) {
-  const sets = [];
-  const walk = (dir) => {
-    for (const name of readdirSync(dir).sort()) {
-      const p = join(dir, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else if (name === 'regenerate.json') sets.push(dir);
-    }
-  };
-  walk(root);
-  return sets;
+  return listFiles(root)
+    .filter((f) => basename(f) === 'regenerate.json')
+    .map((f) => dirname(f));
 }
 
 function versions(modules) {
