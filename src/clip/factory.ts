@@ -20,7 +20,7 @@ export function configureClipHeads(h: { visionHeads?: number; textHeads?: number
 
 /** Reads safetensors, PyTorch zip / TorchScript / legacy files with OpenAI, OpenCLIP or Hugging Face names. */
 export async function loadClip(path: string, options: LoadClipOptions = {}): Promise<ClipModel> {
-  const raw = await loadWeights(path);
+  const raw = await loadWeights(path, { locate: true });
   const { heads, ...rest } = options;
   const opts: ClipOptions = {
     ...rest,

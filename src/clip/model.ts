@@ -70,7 +70,7 @@ export class ClipModel {
 
   private async ensureTextTower(): Promise<void> {
     if (this.textTowerLoaded) return;
-    const all = normalizeStateDict(await loadWeights(this.source), this.source);
+    const all = normalizeStateDict(await loadWeights(this.source, { locate: true }), this.source);
     if (this.textTowerLoaded) return;
     for (const [k, t] of all) if (isTextKey(k)) this.weights.set(k, t);
     inferClipConfig(this.weights, this.source, { visionHeads: this.options.visionHeads, textHeads: this.options.textHeads });

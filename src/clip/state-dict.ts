@@ -1,4 +1,5 @@
 // One model description for CLIP checkpoints in OpenAI/OpenCLIP or Hugging Face transformers naming.
+import { type FileRegion } from '../graph/index.ts';
 import { type HostTensor, toFloat32 } from '../io/weights/tensor.ts';
 import { transposeHost } from './transformer.ts';
 
@@ -18,6 +19,8 @@ export class ClipWeightsError extends Error {
 export interface F32Tensor {
   data: Float32Array;
   shape: number[];
+  /** Where the float32 bytes lie in the checkpoint file, when stored as they are (see `FileRegion`). */
+  readonly file?: FileRegion;
 }
 
 /** CLIP weights under OpenAI names, float32. */
@@ -87,6 +90,15 @@ export function normalizeStateDict(raw: Map<string, HostTensor>, file: string): 
     const t = raw.get(k)!;
     if (!['float32', 'float16', 'bfloat16', 'float64'].includes(t.dtype))
       throw new ClipWeightsError(file, `expected a floating-point tensor, got ${t.dtype}`, k);
+    // float32 tensors located in a file stay unread: graphs that own their weights read them from the file.
+    if (t.dtype === 'float32' && t.file)
+      return {
+        shape: [...t.shape],
+        file: t.file,
+        get data() {
+          return t.data as Float32Array;
+        },
+      };
     return { data: toFloat32(t), shape: [...t.shape] };
   };
   const out: ClipStateDict = new Map();

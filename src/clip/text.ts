@@ -22,7 +22,7 @@ export function textTower(
   const src = sdSource(sd);
   const c = (name: string): Value => {
     const t = src.get(name);
-    return g.weight(name, t.data, t.shape);
+    return g.weight(name, t, t.shape);
   };
   const emb = g.input('tokens_emb', [n, len, cfg.width]);
   const eot = g.input('eot_onehot', [n, 1, len]);

@@ -1,5 +1,6 @@
 // CLIP's pre-LN residual attention block (OpenAI / open_clip `ResidualAttentionBlock`) as graph nodes.
 import {
+  type FileRegion,
   type Graph,
   type Value,
   GraphError,
@@ -7,6 +8,7 @@ import {
   fusedAttention,
   gelu,
   layerNorm,
+  linear,
   matmul,
   mul,
   quickGelu,
@@ -35,22 +37,22 @@ export type BlockKey =
   | 'projBias';
 
 /**
- * A block's tensors in the graph. Linear weights are the checkpoint's [out, in] arrays, shared by every graph
- * (`Graph.weight`), used through a transpose node: onnxruntime folds it into the product (FusedMatMul, transB)
- * or, where weights are stored in the model, into the constant.
+ * A block's tensors in the graph. Linear weights are the checkpoint's [out, in] arrays (`Graph.weight`), used
+ * as they are stored by `linear` (onnxruntime Gemm, transB): a session that owns them pre-packs them straight
+ * from the checkpoint's bytes, and graphs that are fed them share the host's one copy.
  */
 export interface BlockTensors {
   ln1Weight: Value;
   ln1Bias: Value;
-  inProjWT: Value; // [D, 3D]: q | k | v columns
+  inProjWeight: Value; // [3D, D]: q | k | v rows
   inProjBias: Value; // [3D]
-  outProjWT: Value; // [D, D]
+  outProjWeight: Value; // [D, D]
   outProjBias: Value;
   ln2Weight: Value;
   ln2Bias: Value;
-  fcWT: Value; // [D, 4D]
+  fcWeight: Value; // [4D, D]
   fcBias: Value;
-  projWT: Value; // [4D, D]
+  projWeight: Value; // [D, 4D]
   projBias: Value;
 }
 
@@ -71,8 +73,8 @@ export const BLOCK_KEYS: Readonly<Record<BlockKey, string>> = {
 };
 
 export interface WeightSource {
-  /** Float32 data and shape of a tensor by its full state-dict name. */
-  get(name: string): { data: Float32Array; shape: readonly number[] };
+  /** Float32 data and shape of a tensor by its full state-dict name (`data` may be read on first use, see `file`). */
+  get(name: string): { readonly data: Float32Array; readonly shape: readonly number[]; readonly file?: FileRegion };
 }
 
 /** Shapes of one block's state-dict tensors for width d (MLP 4d), PyTorch layout. */
@@ -93,22 +95,12 @@ export function blockTensorShapes(d: number): Record<BlockKey, number[]> {
   };
 }
 
-const TRANSPOSED: Partial<Record<BlockKey, keyof BlockTensors>> = {
-  inProjWeight: 'inProjWT',
-  outProjWeight: 'outProjWT',
-  fcWeight: 'fcWT',
-  projWeight: 'projWT',
-};
-
 /** Adds a block's weights under `prefix` (e.g. `visual.transformer.resblocks.3.`) as shared frozen weights. */
 export function blockConstants(g: Graph, src: WeightSource, prefix: string): BlockTensors {
-  const out = {} as Record<keyof BlockTensors, Value>;
+  const out = {} as Record<BlockKey, Value>;
   for (const [key, suffix] of Object.entries(BLOCK_KEYS) as [BlockKey, string][]) {
     const t = src.get(prefix + suffix);
-    const w = g.weight(prefix + suffix, t.data, t.shape);
-    const tField = TRANSPOSED[key];
-    if (tField) out[tField] = transpose(w, [1, 0]);
-    else out[key as keyof BlockTensors] = w;
+    out[key] = g.weight(prefix + suffix, t, t.shape);
   }
   return out;
 }
@@ -138,9 +130,9 @@ export function transposeHost(a: Float32Array, rows: number, cols: number): Floa
   return out;
 }
 
-/** x·Wt + b for a weight already in [in, out] layout. */
-export function linearT(x: Value, wT: Value, bias?: Value): Value {
-  const y = matmul(x, wT);
+/** x·Wᵀ + b for a weight in PyTorch's [out, in] layout (nn.Linear). */
+export function linearBias(x: Value, w: Value, bias?: Value): Value {
+  const y = linear(x, w);
   return bias ? add(y, bias) : y;
 }
 
@@ -161,11 +153,9 @@ export function selfAttention(h: Value, w: BlockTensors, heads: number, mask?: V
   const [b, t, d] = h.shape;
   if (d % heads !== 0) throw new GraphError(`attention: width ${d} is not divisible by ${heads} heads`);
   const hd = d / heads;
-  const proj = (k: number, perm: number[]): Value => {
-    const wk = slice(w.inProjWT, 1, k * d, (k + 1) * d);
-    const bk = slice(w.inProjBias, 0, k * d, (k + 1) * d);
-    return transpose(reshape(linearT(h, wk, bk), [b, t, heads, hd]), perm);
-  };
+  // One product for q | k | v (as torch's packed in-projection), then the three column blocks.
+  const qkv = linearBias(h, w.inProjWeight, w.inProjBias); // [B,T,3D]
+  const proj = (k: number, perm: number[]): Value => transpose(reshape(slice(qkv, 2, k * d, (k + 1) * d), [b, t, heads, hd]), perm);
   const q = mul(proj(0, [0, 2, 1, 3]), 1 / Math.sqrt(hd)); // [B,H,T,hd]
   const kT = proj(1, [0, 2, 3, 1]); // [B,H,hd,T]
   const v = proj(2, [0, 2, 1, 3]); // [B,H,T,hd]
@@ -173,21 +163,24 @@ export function selfAttention(h: Value, w: BlockTensors, heads: number, mask?: V
   if (mask) scores = add(scores, mask);
   const ctx = matmul(softmax(scores, -1), v); // [B,H,T,hd]
   const merged = reshape(transpose(ctx, [0, 2, 1, 3]), [b, t, d]);
-  return linearT(merged, w.outProjWT, w.outProjBias);
+  return linearBias(merged, w.outProjWeight, w.outProjBias);
 }
 
 /** x ← x + Attn(LN1(x)); x ← x + MLP(LN2(x)), x: [B, T, D]. */
 export function residualBlock(x: Value, w: BlockTensors, opt: BlockOptions): Value {
   if (x.rank !== 3) throw new GraphError(`residual block: expected [B,T,D] input, got ${x.name}${shapeStr(x.shape)}`);
   const eps = opt.epsilon ?? 1e-5;
+  // The fused kernel takes the in-projection as [D, 3D]; its transpose comes first in the graph, as onnxruntime's
+  // arena then reuses one buffer for it across blocks when the weight is fed at run time.
+  const inProjT = opt.fused ? transpose(w.inProjWeight, [1, 0]) : null;
   const h = layerNorm(x, w.ln1Weight, w.ln1Bias, eps);
-  const attn = opt.fused
-    ? linearT(fusedAttention(h, w.inProjWT, w.inProjBias, opt.heads, opt.causal ?? false), w.outProjWT, w.outProjBias)
+  const attn = inProjT
+    ? linearBias(fusedAttention(h, inProjT, w.inProjBias, opt.heads, opt.causal ?? false), w.outProjWeight, w.outProjBias)
     : selfAttention(h, w, opt.heads, opt.mask);
   const x1 = add(x, attn);
-  const m = linearT(layerNorm(x1, w.ln2Weight, w.ln2Bias, eps), w.fcWT, w.fcBias);
+  const m = linearBias(layerNorm(x1, w.ln2Weight, w.ln2Bias, eps), w.fcWeight, w.fcBias);
   const act = opt.activation === 'quickgelu' ? quickGelu(m) : gelu(m);
-  return add(x1, linearT(act, w.projWT, w.projBias));
+  return add(x1, linearBias(act, w.projWeight, w.projBias));
 }
 
 /** Additive causal mask [T, T]: 0 on and below the diagonal, −inf above. */

@@ -1,5 +1,5 @@
 // CLIP vision tower as graph nodes: patch embedding (matmul form), class token, positional embedding, blocks, head.
-import { type Graph, type Value, GraphError, add, concat, expand, layerNorm, matmul, reshape, slice, transpose } from '../graph/index.ts';
+import { type Graph, type Value, GraphError, add, concat, expand, layerNorm, linear, matmul, reshape, slice, transpose } from '../graph/index.ts';
 import { resizeAntialiasFloat32 } from '../io/image/resample.ts';
 import { type VisionConfig } from './config.ts';
 import { type ClipStateDict, type F32Tensor } from './state-dict.ts';
@@ -55,8 +55,8 @@ export function visionStem(image: Value, sd: ClipStateDict, cfg: VisionConfig): 
   const cropped = slice(slice(image, 2, 0, used), 3, 0, used);
   const patches = reshape(transpose(reshape(cropped, [b, 3, grid, p, grid, p]), [0, 2, 4, 1, 3, 5]), [b, grid * grid, 3 * p * p]);
   const conv = sd.get('visual.conv1.weight')!;
-  const w = g.weight('visual.conv1.weight', conv.data, [cfg.width, 3 * p * p]);
-  const emb = matmul(patches, transpose(w, [1, 0])); // [B, grid², W]
+  const w = g.weight('visual.conv1.weight', conv, [cfg.width, 3 * p * p]);
+  const emb = linear(patches, w); // [B, grid², W]
   const cls = g.weight('visual.class_embedding', sd.get('visual.class_embedding')!.data, [1, 1, cfg.width]);
   const x = concat([expand(cls, [b, 1, cfg.width]), emb], 1);
   const table = sd.get('visual.positional_embedding')!;
@@ -70,7 +70,7 @@ export function visionStem(image: Value, sd: ClipStateDict, cfg: VisionConfig): 
 
 function constOf(g: Graph, src: ReturnType<typeof sdSource>, name: string): Value {
   const t = src.get(name);
-  return g.weight(name, t.data, t.shape);
+  return g.weight(name, t, t.shape);
 }
 
 /** Vision block i (0-based) applied to x. */

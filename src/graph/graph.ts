@@ -62,6 +62,29 @@ export interface Initializer {
 }
 
 /**
+ * Where a weight's bytes lie in a file, exactly as the graph uses them (float32, little-endian, same layout):
+ * a session that owns its weights then reads them from the file itself and the host never holds them.
+ * `size` and `mtimeMs` are the file's when it was read, so that a file changed since is noticed.
+ */
+export interface FileRegion {
+  readonly path: string;
+  readonly offset: number;
+  readonly size: number;
+  readonly mtimeMs: number;
+}
+
+/** A weight's values: `data` may be read from the file on first use (see `FileRegion`). */
+export interface WeightArray {
+  readonly data: Float32Array;
+  readonly file?: FileRegion;
+}
+
+export interface WeightInit {
+  value: Value;
+  source: WeightArray;
+}
+
+/**
  * A static-shape computation graph. Small constants are initializers; model weights (`weight`) are frozen tensors
  * held once by the host and lent to every graph that uses them (see `CompiledGraph`); trainable tensors and data
  * are graph inputs.
@@ -71,8 +94,8 @@ export class Graph {
   readonly inputs: Value[] = [];
   readonly initializers: Initializer[] = [];
   /** Model weights: frozen, shared with other graphs, never copied into the model on the CPU. */
-  readonly weights: Initializer[] = [];
-  private readonly weightByData = new Map<Float32Array, Value>();
+  readonly weights: WeightInit[] = [];
+  private readonly weightBySource = new Map<Float32Array | WeightArray, Value>();
   private readonly names = new Set<string>();
   private nextId = 0;
 
@@ -114,17 +137,20 @@ export class Graph {
 
   /**
    * A model weight: frozen like `constant`, but its data stays with the caller and is shared by every graph
-   * compiled from it (no copy per graph). The same array added twice with one shape gives the same value.
+   * compiled from it (no copy per graph). The same array or tensor added twice with one shape gives the same
+   * value. A `WeightArray` with a `file` is not read here: its data is read only if a graph needs it in memory.
    */
-  weight(name: string, data: Float32Array, shape: Shape): Value {
-    const hit = this.weightByData.get(data);
+  weight(name: string, data: Float32Array | WeightArray, shape: Shape): Value {
+    const hit = this.weightBySource.get(data);
     if (hit && sameShape(hit.shape, shape)) return hit;
-    if (data.length !== numel(shape)) {
-      throw new GraphError(`weight '${name}': ${data.length} elements do not fill shape ${shapeStr(shape)}`);
+    const source: WeightArray = data instanceof Float32Array ? { data } : data;
+    const n = data instanceof Float32Array ? data.length : data.file ? null : data.data.length;
+    if (n !== null && n !== numel(shape)) {
+      throw new GraphError(`weight '${name}': ${n} elements do not fill shape ${shapeStr(shape)}`);
     }
     const v = this.newValue('float32', shape, name);
-    this.weights.push({ value: v, data });
-    this.weightByData.set(data, v);
+    this.weights.push({ value: v, source });
+    this.weightBySource.set(data, v);
     return v;
   }
 

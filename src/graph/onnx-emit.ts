@@ -1,7 +1,8 @@
 // Emission of a Graph as an ONNX ModelProto (opset 17 + com.microsoft contrib ops onnxruntime provides).
 import onnxProto from 'onnx-proto';
-import { type Attrs, type AttrValue, type EmitContext, type Graph, type Initializer, type Value } from './graph.ts';
-import { GraphError, type GraphDType, type Shape } from './types.ts';
+import { basename, dirname } from 'node:path';
+import { type Attrs, type AttrValue, type EmitContext, type Graph, type Initializer, type Value, type WeightInit } from './graph.ts';
+import { GraphError, numel, type GraphDType, type Shape } from './types.ts';
 
 const { onnx } = onnxProto;
 type INode = InstanceType<typeof onnx.NodeProto>;
@@ -46,10 +47,14 @@ function tensorProto(name: string, dtype: GraphDType, shape: Shape, data: Float3
 
 /**
  * Where a graph's model weights (`Graph.weight`) go in the emitted model: 'inputs' (extra graph inputs fed from
- * the caller's arrays at every run), 'external' (initializers whose bytes stay in the caller's arrays, handed to
- * onnxruntime as in-memory external data when the session is created) or 'initializers' (bytes in the model).
+ * the caller's arrays at every run), 'external' (initializers owned by the session, which pre-packs them: read by
+ * onnxruntime straight from the weight file where the weight has a `FileRegion`, else handed over as in-memory
+ * external data from the caller's arrays) or 'initializers' (bytes in the model).
  */
 export type WeightPlacement = 'inputs' | 'external' | 'initializers';
+
+/** With weights read from a file, at most this many bytes of other weights are stored in the model itself. */
+const INLINE_LIMIT = 64 * 2 ** 20;
 
 export interface EmittedModel {
   bytes: Uint8Array;
@@ -57,14 +62,19 @@ export interface EmittedModel {
   weightInputs: Initializer[];
   /** In-memory external data files (placement 'external'): one per weight, views of the caller's arrays. */
   externalData: { path: string; data: Uint8Array }[];
+  /**
+   * Placement 'external' with weights read from a file: the directory holding that file. onnxruntime resolves
+   * external data against the model's own directory, so the model must be created from a file placed there.
+   */
+  weightDir?: string;
 }
 
 /**
  * Serialises the part of `g` needed for `outputs` (name → value) to ONNX bytes.
  * Nodes, initializers and weights that do not contribute to an output are dropped; every declared input is kept.
- * Weights are placed as `placement` says (see WeightPlacement).
+ * Weights are placed as `placement` says (see WeightPlacement); `files: false` hands every weight over from memory.
  */
-export function emitModel(g: Graph, outputs: Readonly<Record<string, Value>>, placement: WeightPlacement): EmittedModel {
+export function emitModel(g: Graph, outputs: Readonly<Record<string, Value>>, placement: WeightPlacement, opts: { files?: boolean } = {}): EmittedModel {
   const needed = new Set<number>(Object.values(outputs).map((v) => v.id));
   const live: typeof g.nodes = [];
   for (let k = g.nodes.length - 1; k >= 0; k--) {
@@ -122,29 +132,40 @@ export function emitModel(g: Graph, outputs: Readonly<Record<string, Value>>, pl
   }
   const proto = (i: Initializer) => tensorProto(i.value.name, i.value.dtype, i.value.shape, i.data);
   const weights = g.weights.filter((w) => needed.has(w.value.id));
-  const weightInputs = placement === 'inputs' ? weights : [];
+  const weightInputs: Initializer[] = placement === 'inputs' ? weights.map((w) => ({ value: w.value, data: w.source.data })) : [];
   const externalData: EmittedModel['externalData'] = [];
+  // Weights read from a file: those in the directory of the first one (in practice every weight of a checkpoint).
+  // onnxruntime takes external data either all from files or all from memory, so the others (small: a resized
+  // positional table, say) go into the model itself; with more than INLINE_LIMIT of them, all come from memory.
+  const firstFile = placement === 'external' && opts.files !== false ? weights.find((w) => w.source.file)?.source.file : undefined;
+  let weightDir = firstFile ? dirname(firstFile.path) : undefined;
+  const fromDir = (w: WeightInit) => weightDir !== undefined && w.source.file !== undefined && dirname(w.source.file.path) === weightDir;
+  if (weights.reduce((n, w) => n + (fromDir(w) ? 0 : numel(w.value.shape) * 4), 0) > INLINE_LIMIT) weightDir = undefined;
+  const external = (w: WeightInit, k: number): ITensor => {
+    if (weightDir !== undefined && !fromDir(w)) return proto({ value: w.value, data: w.source.data });
+    let location = `weight_${k}.bin`;
+    let offset = 0;
+    if (weightDir !== undefined) {
+      location = basename(w.source.file!.path);
+      offset = w.source.file!.offset;
+    } else {
+      const d = w.source.data;
+      externalData.push({ path: location, data: new Uint8Array(d.buffer, d.byteOffset, d.byteLength) });
+    }
+    return onnx.TensorProto.create({
+      name: w.value.name,
+      dataType: DT[w.value.dtype],
+      dims: [...w.value.shape],
+      dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+      externalData: [
+        { key: 'location', value: location },
+        { key: 'offset', value: String(offset) },
+        { key: 'length', value: String(numel(w.value.shape) * 4) },
+      ],
+    });
+  };
   const weightInits =
-    placement === 'initializers'
-      ? weights.map(proto)
-      : placement === 'external'
-        ? weights.map((w, k) => {
-            const path = `weight_${k}.bin`;
-            const data = new Uint8Array(w.data.buffer, w.data.byteOffset, w.data.byteLength);
-            externalData.push({ path, data });
-            return onnx.TensorProto.create({
-              name: w.value.name,
-              dataType: DT[w.value.dtype],
-              dims: [...w.value.shape],
-              dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
-              externalData: [
-                { key: 'location', value: path },
-                { key: 'offset', value: '0' },
-                { key: 'length', value: String(data.byteLength) },
-              ],
-            });
-          })
-        : [];
+    placement === 'initializers' ? weights.map((w) => proto({ value: w.value, data: w.source.data })) : placement === 'external' ? weights.map(external) : [];
   const inits = [...g.initializers.filter((i) => needed.has(i.value.id)).map(proto), ...weightInits];
 
   const model = onnx.ModelProto.create({
@@ -162,5 +183,5 @@ export function emitModel(g: Graph, outputs: Readonly<Record<string, Value>>, pl
       output: Object.entries(outputs).map(([name, v]) => valueInfo(name, v.dtype, v.shape)),
     },
   });
-  return { bytes: onnx.ModelProto.encode(model).finish(), weightInputs, externalData };
+  return { bytes: onnx.ModelProto.encode(model).finish(), weightInputs, externalData, ...(weightDir ? { weightDir } : {}) };
 }

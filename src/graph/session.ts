@@ -1,5 +1,8 @@
 // Running emitted graphs on onnxruntime-node, with shape-checked Float32Array I/O.
+import { randomBytes } from 'node:crypto';
+import { rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { Graph, type Value } from './graph.ts';
 import { type WeightPlacement, emitModel } from './onnx-emit.ts';
@@ -13,9 +16,10 @@ export interface SessionConfig {
   threads?: number;
   device?: Device;
   /**
-   * Where model weights go (default: 'inputs' on the CPU — the graph reads the caller's arrays, so every graph
-   * shares one copy; 'external' on accelerators, which copy the weights into their own memory once, straight from
-   * the caller's arrays).
+   * Where model weights go. Default 'external' — each session owns and pre-packs its weights, read straight from
+   * the weight file where they have one (the host never holds them) — on accelerators and for graphs whose
+   * weights come from a file; 'inputs' on the CPU for weights that exist only in memory (the graph reads the
+   * caller's arrays: one copy shared by every graph, but products about 20 % slower, packed at every run).
    */
   weights?: WeightPlacement;
 }
@@ -51,7 +55,8 @@ export class CompiledGraph {
   static async compile(g: Graph, outputs: Readonly<Record<string, Value>>, cfg: SessionConfig = {}): Promise<CompiledGraph> {
     const c = { ...globalConfig, ...cfg };
     const device = c.device ?? 'cpu';
-    const { bytes, weightInputs, externalData } = emitModel(g, outputs, c.weights ?? (device === 'cpu' ? 'inputs' : 'external'));
+    const placement = c.weights ?? (device !== 'cpu' || g.weights.some((w) => w.source.file) ? 'external' : 'inputs');
+    let emitted = emitModel(g, outputs, placement);
     const opts: ort.InferenceSession.SessionOptions = {
       graphOptimizationLevel: (process.env.MVFA_ORT_OPT as 'all' | undefined) ?? 'all',
       executionProviders: executionProviders(device),
@@ -59,15 +64,27 @@ export class CompiledGraph {
       enableMemPattern: true,
       logSeverityLevel: Number(process.env.MVFA_ORT_LOG ?? 3) as 0 | 1 | 2 | 3 | 4,
     };
-    if (externalData.length) (opts as { externalData?: unknown }).externalData = externalData;
     // onnxruntime's own default under-counts cores on some virtual machines (measured here: half the speed),
     // so the intra-op pool is always sized explicitly: all available cores unless told otherwise.
     opts.intraOpNumThreads = c.threads ?? availableParallelism();
     opts.interOpNumThreads = 1;
     let session: ort.InferenceSession;
     try {
-      session = await ort.InferenceSession.create(bytes, opts);
+      let modelFile: string | null = null;
+      if (emitted.weightDir !== undefined) {
+        checkWeightFiles(g);
+        modelFile = writeBeside(emitted.weightDir, emitted.bytes);
+        // A folder we may not write to: the weights are handed over from memory instead.
+        if (modelFile === null) emitted = emitModel(g, outputs, placement, { files: false });
+      }
+      if (emitted.externalData.length) (opts as { externalData?: unknown }).externalData = emitted.externalData;
+      try {
+        session = modelFile !== null ? await ort.InferenceSession.create(modelFile, opts) : await ort.InferenceSession.create(emitted.bytes, opts);
+      } finally {
+        if (modelFile !== null) rmSync(modelFile, { force: true });
+      }
     } catch (e) {
+      if (e instanceof GraphError) throw e;
       const msg = (e as Error).message;
       if (device !== 'cpu' && /adapter|provider|not available|not supported|cannot load|libcudart|libcuda/i.test(msg)) {
         throw new DeviceError(device, msg);
@@ -77,7 +94,7 @@ export class CompiledGraph {
     const ins = new Map<string, Spec>(g.inputs.map((v) => [v.name, { dtype: v.dtype, shape: v.shape }]));
     const outs = new Map<string, Spec>(Object.entries(outputs).map(([k, v]) => [k, { dtype: v.dtype, shape: v.shape }]));
     const weightFeeds: Record<string, ort.Tensor> = {};
-    for (const w of weightInputs) weightFeeds[w.value.name] = new ort.Tensor('float32', w.data as Float32Array, [...w.value.shape]);
+    for (const w of emitted.weightInputs) weightFeeds[w.value.name] = new ort.Tensor('float32', w.data as Float32Array, [...w.value.shape]);
     return new CompiledGraph(g.name, session, ins, outs, weightFeeds);
   }
 
@@ -121,6 +138,45 @@ export class CompiledGraph {
   async release(): Promise<void> {
     await this.session.release();
   }
+}
+
+/** Refuses weight files that changed since their tensors were located in them (the bytes would not be theirs). */
+function checkWeightFiles(g: Graph): void {
+  const seen = new Set<string>();
+  for (const w of g.weights) {
+    const f = w.source.file;
+    if (!f || seen.has(f.path)) continue;
+    seen.add(f.path);
+    let st;
+    try {
+      st = statSync(f.path);
+    } catch (e) {
+      throw new GraphError(`graph '${g.name}': weight file ${f.path} cannot be read any more: ${(e as Error).message}`);
+    }
+    if (st.size !== f.size || st.mtimeMs !== f.mtimeMs) {
+      throw new GraphError(`graph '${g.name}': weight file ${f.path} changed since it was loaded; load the model again`);
+    }
+  }
+}
+
+/**
+ * Writes the model next to the weight file it reads (onnxruntime reads external data only from the model's own
+ * folder) under a fresh hidden name; null when that folder cannot be written.
+ */
+function writeBeside(dir: string, bytes: Uint8Array): string | null {
+  for (let attempt = 0; attempt < 4; attempt++) {
+    const file = join(dir, `.mvfa-graph-${process.pid}-${randomBytes(6).toString('hex')}.onnx`);
+    try {
+      writeFileSync(file, bytes, { flag: 'wx' });
+      return file;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') continue;
+      rmSync(file, { force: true });
+      return null;
+    }
+  }
+  return null;
 }
 
 /** The requested device cannot run graphs here (no adapter, no driver, provider missing from the build). */

@@ -27,6 +27,8 @@ const cases: [string, { shape: number[]; lo?: number; hi?: number; data?: Float3
   ['MatMul batched', [{ shape: [2, 3, 4] }, { shape: [2, 4, 2] }], (a, b) => G.matmul(a, b)],
   ['MatMul broadcast', [{ shape: [3, 4] }, { shape: [2, 4, 2] }], (a, b) => G.matmul(a, b)],
   ['MatMul 2Dx2D', [{ shape: [3, 4] }, { shape: [4, 2] }], (a, b) => G.matmul(a, b)],
+  ['Linear 3D (Gemm transB)', [{ shape: [2, 3, 4] }, { shape: [5, 4] }], (a, w) => G.linear(a, w)],
+  ['Linear 2D (Gemm transB)', [{ shape: [3, 4] }, { shape: [2, 4] }], (a, w) => G.linear(a, w)],
   ['Reshape', [{ shape: [2, 6] }], (a) => G.mul(G.reshape(a, [3, -1]), G.reshape(a, [3, 4]))],
   ['Transpose', [{ shape: [2, 3, 4] }], (a) => G.transpose(a, [2, 0, 1])],
   ['Slice', [{ shape: [3, 5] }], (a) => G.slice(a, 1, 1, 4)],

@@ -1,8 +1,10 @@
 // safetensors reader (per-tensor positional reads, no whole-file load) and atomic writer.
+import { realpathSync, statSync } from 'node:fs';
+import { type FileRegion } from '../../graph/graph.ts';
 import { writeFileAtomic, type WriteOptions } from '../atomic-write.ts';
 import { BufferByteSource, FileByteSource, type ByteSource } from './byte-source.ts';
 import { buildHeader, parseHeader, parseHeaderLength, type SafetensorsHeader, type SafetensorsTensorInfo } from './safetensors-header.ts';
-import { WeightFileError, allocData, isHostTensor, tensorBytes, type HostTensor } from './tensor.ts';
+import { WeightFileError, allocData, isHostTensor, tensorBytes, type DType, type HostTensor, type TensorData } from './tensor.ts';
 
 export type { SafetensorsTensorInfo } from './safetensors-header.ts';
 
@@ -19,6 +21,11 @@ export interface SafetensorsFile {
   read(key: string): HostTensor;
   /** Reads every tensor, in data-offset order. */
   readAll(): Map<string, HostTensor>;
+  /**
+   * Every tensor, each read from the file only when its `data` is first used; each carries the `file` region
+   * of its bytes, so that onnxruntime can read a weight itself and the host never holds it.
+   */
+  locateAll(): Map<string, HostTensor>;
   close(): void;
 }
 
@@ -72,8 +79,50 @@ class SafetensorsReader implements SafetensorsFile {
     return out;
   }
 
+  locateAll(): Map<string, HostTensor> {
+    const real = realpathSync(this.path);
+    const st = statSync(real);
+    const out = new Map<string, HostTensor>();
+    for (const [key, info] of this.header.tensors) {
+      const file: FileRegion = { path: real, offset: this.header.dataStart + info.dataOffsets[0], size: st.size, mtimeMs: st.mtimeMs };
+      out.set(key, new LocatedTensor(key, info.dtype, info.shape.slice(), file));
+    }
+    return out;
+  }
+
   close(): void {
     this.src.close();
+  }
+}
+
+/** A tensor of a safetensors file, read on first use of `data` (then kept). */
+class LocatedTensor implements HostTensor {
+  private cached: TensorData | undefined;
+  constructor(
+    private readonly key: string,
+    readonly dtype: DType,
+    readonly shape: number[],
+    readonly file: FileRegion,
+  ) {}
+
+  get data(): TensorData {
+    if (this.cached) return this.cached;
+    const st = statSync(this.file.path, { throwIfNoEntry: false });
+    if (!st || st.size !== this.file.size || st.mtimeMs !== this.file.mtimeMs) {
+      throw new WeightFileError(this.file.path, 'the file changed (or went away) since it was opened; load it again', this.key);
+    }
+    const data = allocData(
+      this.dtype,
+      this.shape.reduce((a, b) => a * b, 1),
+    );
+    const src = new FileByteSource(this.file.path);
+    try {
+      src.readInto(this.file.offset, new Uint8Array(data.buffer, data.byteOffset, data.byteLength), `tensor '${this.key}'`);
+    } finally {
+      src.close();
+    }
+    this.cached = data;
+    return data;
   }
 }
 
@@ -85,6 +134,16 @@ export async function openSafetensors(path: string): Promise<SafetensorsFile> {
   } catch (e) {
     src.close();
     throw e;
+  }
+}
+
+/** Locates every tensor of a safetensors file (see `SafetensorsFile.locateAll`): nothing is read yet. */
+export async function locateSafetensors(path: string): Promise<Map<string, HostTensor>> {
+  const f = await openSafetensors(path);
+  try {
+    return f.locateAll();
+  } finally {
+    f.close();
   }
 }
 

@@ -1,4 +1,5 @@
 // Host-side tensor type shared by every weight/array reader and writer, plus dtype helpers.
+import { type FileRegion } from '../../graph/graph.ts';
 import { numel } from '../../graph/types.ts';
 import { bfloat16BitsToFloat32, float16BitsToFloat32, int64ToFloat32 } from './half.ts';
 
@@ -14,6 +15,8 @@ export interface HostTensor {
   dtype: DType;
   shape: number[];
   data: TensorData;
+  /** Where `data`'s bytes lie in the file it came from, when they are stored there as they are (little-endian). */
+  readonly file?: FileRegion;
 }
 
 export const DTYPES: readonly DType[] = ['float32', 'float16', 'bfloat16', 'float64', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool'];

@@ -2,7 +2,7 @@
 // decides which reader explains the failure when the bytes match no format.
 import { closeSync, openSync, readSync } from 'node:fs';
 import { extname } from 'node:path';
-import { readSafetensors } from './safetensors.ts';
+import { locateSafetensors, readSafetensors } from './safetensors.ts';
 import { MAX_HEADER_BYTES } from './safetensors-header.ts';
 import { WeightFileError, type HostTensor } from './tensor.ts';
 import { readTorchStateDict } from './torch-file.ts';
@@ -42,15 +42,16 @@ const TORCH_EXTS = new Set(['.pt', '.pth', '.bin', '.ckpt', '.pkl', '.tar']);
 
 /**
  * Loads a weight file as `name → tensor`: safetensors, PyTorch zip / TorchScript / legacy files (nested dicts
- * flattened with '.'). Nothing in the file is executed.
+ * flattened with '.'). Nothing in the file is executed. `locate`: a safetensors file's tensors are only located,
+ * each read when its data is first used (see `locateSafetensors`); other formats are read at once.
  */
-export async function loadWeights(path: string): Promise<Map<string, HostTensor>> {
+export async function loadWeights(path: string, options: { locate?: boolean } = {}): Promise<Map<string, HostTensor>> {
   const { head } = readHead(path, 16);
   const format = sniffWeightFormat(head);
   const ext = extname(path).toLowerCase();
   switch (format) {
     case 'safetensors':
-      return readSafetensors(path);
+      return options.locate ? locateSafetensors(path) : readSafetensors(path);
     case 'torch-zip':
     case 'torch-pickle':
       return readTorchStateDict(path);
