@@ -127,12 +127,12 @@ async function benchServe(f: Fixtures, global: string[], env: Record<string, str
 
 /**
  * Figures: predict of one image (zero-shot, then with a 2-image ×11 memory bank), AC-only training of 4 images
- * for one epoch, `mvfa serve` after 50 predictions, and the demo. `device` selects the execution provider, `prepack` adds --prepack.
+ * for one epoch, `mvfa serve` after 50 predictions, and the demo. `device` selects the execution provider, `shared` adds --shared-weights.
  */
-export async function benchCommands(opts: { commands?: boolean; demo?: boolean; device?: string; prepack?: boolean } = {}): Promise<Record<string, number>> {
+export async function benchCommands(opts: { commands?: boolean; demo?: boolean; device?: string; shared?: boolean } = {}): Promise<Record<string, number>> {
   const f = await fixtures();
   const env = { MVFA_CACHE: f.cache };
-  const g = ['--quiet', ...(opts.device ? ['--device', opts.device] : []), ...(opts.prepack ? ['--prepack'] : [])];
+  const g = ['--quiet', ...(opts.device ? ['--device', opts.device] : []), ...(opts.shared ? ['--shared-weights'] : [])];
   const res: Record<string, number> = {};
   if (opts.commands !== false) Object.assign(res, await benchPredictTrain(f, g, env), await benchServe(f, g, env, 50));
   if (opts.demo) {

@@ -32,13 +32,17 @@ export interface GlobalOptions {
   /** Attention heads of non-standard CLIP towers (default width // 64, at least 1). */
   visionHeads?: number;
   textHeads?: number;
-  /** Pre-packed weights per graph on the CPU: faster matrix products for more memory (default: one shared copy). */
-  prepack?: boolean;
+  /**
+   * CPU: every graph reads one host copy of the weights at each run (least memory when several graphs are open,
+   * matrix products about 20 % slower) instead of each session owning and pre-packing its own.
+   */
+  sharedWeights?: boolean;
 }
 
 export function applyGlobal(o: GlobalOptions): void {
   if (o.device && !DEVICES.includes(o.device)) throw new UsageError(`--device must be ${DEVICES.join(', ')}, got '${o.device}'`);
-  configureSessions({ threads: o.threads, device: o.device, ...(o.prepack ? { weights: 'external' as const } : {}) });
+  if (o.sharedWeights && o.device && o.device !== 'cpu') throw new UsageError(`--shared-weights is for --device cpu (an accelerator holds its own copy)`);
+  configureSessions({ threads: o.threads, device: o.device, ...(o.sharedWeights ? { weights: 'inputs' as const } : {}) });
   configureClipHeads({ visionHeads: o.visionHeads, textHeads: o.textHeads });
 }
 

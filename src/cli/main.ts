@@ -19,7 +19,7 @@ export async function main(argv: string[]): Promise<number> {
     .description('MVFA zero-/few-shot anomaly detection for medical images (CVPR 2024) on onnxruntime')
     .option('--threads <n>', 'compute threads (default: all cores)', parseIntOpt('--threads'))
     .option('--device <cpu|cuda|webgpu>', 'execution device (cuda needs the CUDA build of onnxruntime-node; webgpu uses Vulkan/Metal/D3D12)', 'cpu')
-    .option('--prepack', 'CPU: let onnxruntime pre-pack the weights of each graph (faster matrix products, one more copy of the weights per graph)')
+    .option('--shared-weights', 'CPU: all graphs read one host copy of the weights (least memory with several graphs open; matrix products ~20% slower)')
     .option('--json', 'machine-readable output on stdout')
     .option('--quiet', 'no progress output')
     .option('--vision-heads <n>', 'attention heads of the CLIP vision tower (default: width / 64, at least 1)', parseIntOpt('--vision-heads'))
