@@ -1,13 +1,12 @@
 // MVFA timings on a random ViT-L/14-shaped CLIP: checkpoint load, text features, inference, training step.
 import { loadClip } from '../src/clip/factory.ts';
-import { ClipModel } from '../src/clip/model.ts';
 import { anomalyTextFeatures } from '../src/clip/text-features.ts';
 import { initAdapters, adapterFeeds } from '../src/mvfa/adapters.ts';
 import { Adam, MVFA_ADAM } from '../src/mvfa/adam.ts';
 import { Mvfa } from '../src/mvfa/mvfa.ts';
 import { compileInference } from '../src/mvfa/inference.ts';
 import { compileTrainStep } from '../src/mvfa/training-graph.ts';
-import { randomClipFile, randomClipStateDict } from './random-clip.ts';
+import { randomClipFile } from './random-clip.ts';
 import { median, randn, timeit } from './util.ts';
 
 function unitRows(n: number, d: number, seed: number): Float32Array {
@@ -31,8 +30,7 @@ export async function benchClipLoad(): Promise<Record<string, number>> {
 }
 
 export async function benchTextFeatures(): Promise<Record<string, number>> {
-  const sd = randomClipStateDict();
-  const clip = new ClipModel(sd, 'random ViT-L/14-336');
+  const clip = await loadClip(await randomClipFile());
   const t0 = performance.now();
   await anomalyTextFeatures(clip, 'Chest X-ray film');
   const first = (performance.now() - t0) / 1000;
@@ -44,8 +42,9 @@ export async function benchTextFeatures(): Promise<Record<string, number>> {
 }
 
 export async function benchMvfa(): Promise<Record<string, number>> {
-  const sd = randomClipStateDict();
-  const clip = new ClipModel(sd, 'random ViT-L/14-336');
+  // Loaded from its file as a user's checkpoint is: sessions that own their weights read them from the file.
+  const clip = await loadClip(await randomClipFile());
+  const sd = clip.weights;
   const levels = [6, 12, 18, 24];
   const adapters = initAdapters(1024, 768, levels, 0);
   const text = unitRows(2, 768, 5);

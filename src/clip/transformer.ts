@@ -153,9 +153,13 @@ export function selfAttention(h: Value, w: BlockTensors, heads: number, mask?: V
   const [b, t, d] = h.shape;
   if (d % heads !== 0) throw new GraphError(`attention: width ${d} is not divisible by ${heads} heads`);
   const hd = d / heads;
-  // One product for q | k | v (as torch's packed in-projection), then the three column blocks.
-  const qkv = linearBias(h, w.inProjWeight, w.inProjBias); // [B,T,3D]
-  const proj = (k: number, perm: number[]): Value => transpose(reshape(slice(qkv, 2, k * d, (k + 1) * d), [b, t, heads, hd]), perm);
+  // q, k and v each from its rows of the packed in-projection (sliced weights: folded into constants where the
+  // session owns them; the backward pass then needs no padding of activation gradients).
+  const proj = (k: number, perm: number[]): Value => {
+    const wk = slice(w.inProjWeight, 0, k * d, (k + 1) * d);
+    const bk = slice(w.inProjBias, 0, k * d, (k + 1) * d);
+    return transpose(reshape(linearBias(h, wk, bk), [b, t, heads, hd]), perm);
+  };
   const q = mul(proj(0, [0, 2, 1, 3]), 1 / Math.sqrt(hd)); // [B,H,T,hd]
   const kT = proj(1, [0, 2, 3, 1]); // [B,H,hd,T]
   const v = proj(2, [0, 2, 1, 3]); // [B,H,T,hd]

@@ -95,9 +95,12 @@ class SafetensorsReader implements SafetensorsFile {
   }
 }
 
-/** A tensor of a safetensors file, read on first use of `data` (then kept). */
+/**
+ * A tensor of a safetensors file, read on first use of `data`. The array is kept only while something else holds
+ * it (a graph fed from it, say): a session that took its own copy lets it go, and a later use reads it again.
+ */
 class LocatedTensor implements HostTensor {
-  private cached: TensorData | undefined;
+  private cached: WeakRef<TensorData> | undefined;
   constructor(
     private readonly key: string,
     readonly dtype: DType,
@@ -106,7 +109,8 @@ class LocatedTensor implements HostTensor {
   ) {}
 
   get data(): TensorData {
-    if (this.cached) return this.cached;
+    const hit = this.cached?.deref();
+    if (hit) return hit;
     const st = statSync(this.file.path, { throwIfNoEntry: false });
     if (!st || st.size !== this.file.size || st.mtimeMs !== this.file.mtimeMs) {
       throw new WeightFileError(this.file.path, 'the file changed (or went away) since it was opened; load it again', this.key);
@@ -121,7 +125,7 @@ class LocatedTensor implements HostTensor {
     } finally {
       src.close();
     }
-    this.cached = data;
+    this.cached = new WeakRef(data);
     return data;
   }
 }
