@@ -1,6 +1,7 @@
 // A loaded CLIP: config + float32 weights under OpenAI names, with compiled text and vision graphs on demand.
-// The weights are held once and lent to every graph; the text tower can be dropped once text features are known
-// and is read again from the checkpoint file when it is needed later.
+// Tensors of a safetensors checkpoint are only located at load: graphs that own their weights have onnxruntime read
+// them from the file, and the host reads a tensor only when a graph needs it in memory. The text tower can be
+// dropped once text features are known and is read again from the checkpoint file when it is needed later.
 import { existsSync } from 'node:fs';
 import { CompiledGraph, Graph, type SessionConfig } from '../graph/index.ts';
 import { loadWeights } from '../io/weights/weights.ts';

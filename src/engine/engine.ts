@@ -9,7 +9,8 @@
 //   const { rule, predictions } = engine.fuse(raws);
 //   await engine.release();
 //
-// The CLIP weights are loaded once and lent to every graph; loading other adapters releases the graphs of the
+// The CLIP checkpoint is opened once; each graph takes its weights from it (read by onnxruntime from the file and
+// pre-packed, see `WeightPlacement`); loading other adapters releases the graphs of the
 // previous model. `mvfa predict`, `mvfa serve`, the library and the shard/queue workers all use this class.
 import { existsSync } from 'node:fs';
 import { loadClip } from '../clip/factory.ts';

@@ -86,14 +86,14 @@ export interface WeightInit {
 
 /**
  * A static-shape computation graph. Small constants are initializers; model weights (`weight`) are frozen tensors
- * held once by the host and lent to every graph that uses them (see `CompiledGraph`); trainable tensors and data
- * are graph inputs.
+ * that stay with the caller (or in their file) and are handed to each compiled graph as its `WeightPlacement`
+ * says (see `CompiledGraph`); trainable tensors and data are graph inputs.
  */
 export class Graph {
   readonly nodes: GraphNode[] = [];
   readonly inputs: Value[] = [];
   readonly initializers: Initializer[] = [];
-  /** Model weights: frozen, shared with other graphs, never copied into the model on the CPU. */
+  /** Model weights: frozen, kept out of the serialised model (see `WeightPlacement`). */
   readonly weights: WeightInit[] = [];
   private readonly weightBySource = new Map<Float32Array | WeightArray, Value>();
   private readonly names = new Set<string>();
@@ -136,8 +136,8 @@ export class Graph {
   }
 
   /**
-   * A model weight: frozen like `constant`, but its data stays with the caller and is shared by every graph
-   * compiled from it (no copy per graph). The same array or tensor added twice with one shape gives the same
+   * A model weight: frozen like `constant`, but its data stays with the caller (or in its file) instead of being
+   * serialised into the model. The same array or tensor added twice with one shape gives the same
    * value. A `WeightArray` with a `file` is not read here: its data is read only if a graph needs it in memory.
    */
   weight(name: string, data: Float32Array | WeightArray, shape: Shape): Value {
