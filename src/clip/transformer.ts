@@ -170,17 +170,24 @@ export function selfAttention(h: Value, w: BlockTensors, heads: number, mask?: V
   return linearBias(merged, w.outProjWeight, w.outProjBias);
 }
 
+/**
+ * The same attention with onnxruntime's fused kernel (forward only): one product with the packed in-projection as
+ * stored ([3D, D], no transposed copy), q, k, v cut from its output.
+ */
+function fusedSelfAttention(h: Value, w: BlockTensors, heads: number, causal: boolean): Value {
+  const d = h.shape[2];
+  const qkv = linearBias(h, w.inProjWeight, w.inProjBias); // [B,T,3D]
+  const part = (k: number): Value => slice(qkv, 2, k * d, (k + 1) * d);
+  const ctx = fusedAttention(part(0), part(1), part(2), heads, causal);
+  return linearBias(ctx, w.outProjWeight, w.outProjBias);
+}
+
 /** x ← x + Attn(LN1(x)); x ← x + MLP(LN2(x)), x: [B, T, D]. */
 export function residualBlock(x: Value, w: BlockTensors, opt: BlockOptions): Value {
   if (x.rank !== 3) throw new GraphError(`residual block: expected [B,T,D] input, got ${x.name}${shapeStr(x.shape)}`);
   const eps = opt.epsilon ?? 1e-5;
-  // The fused kernel takes the in-projection as [D, 3D]; its transpose comes first in the graph, as onnxruntime's
-  // arena then reuses one buffer for it across blocks when the weight is fed at run time.
-  const inProjT = opt.fused ? transpose(w.inProjWeight, [1, 0]) : null;
   const h = layerNorm(x, w.ln1Weight, w.ln1Bias, eps);
-  const attn = inProjT
-    ? linearBias(fusedAttention(h, inProjT, w.inProjBias, opt.heads, opt.causal ?? false), w.outProjWeight, w.outProjBias)
-    : selfAttention(h, w, opt.heads, opt.mask);
+  const attn = opt.fused ? fusedSelfAttention(h, w, opt.heads, opt.causal ?? false) : selfAttention(h, w, opt.heads, opt.mask);
   const x1 = add(x, attn);
   const m = linearBias(layerNorm(x1, w.ln2Weight, w.ln2Bias, eps), w.fcWeight, w.fcBias);
   const act = opt.activation === 'quickgelu' ? quickGelu(m) : gelu(m);

@@ -69,25 +69,36 @@ export function layerNorm(x: Value, gamma: Value, beta: Value, epsilon = 1e-5): 
 }
 
 /**
- * Fused multi-head self-attention (onnxruntime's com.microsoft Attention): QKV projection, scaled dot-product
- * softmax attention (optionally causal), heads merged; no output projection. Inputs: x [B,T,D], W [D,3D] (q|k|v
- * columns), bias [3D]. Forward only (no gradient rule): used for inference graphs.
+ * Fused multi-head attention (onnxruntime's com.microsoft MultiHeadAttention) on projected q, k, v [B,T,D]: scaled
+ * dot-product softmax attention per head (optionally causal), heads merged; no projections. Forward only (no
+ * gradient rule): used for inference graphs.
  */
 export const FusedAttentionOp: OpDef = {
-  type: 'Attention',
-  infer([x, w, b], attrs) {
-    const d = x.shape[2];
-    if (x.rank !== 3 || w.rank !== 2 || w.shape[0] !== d || w.shape[1] !== 3 * d || b.rank !== 1 || b.shape[0] !== 3 * d) {
-      throw new GraphError(`Attention: x ${shapeStr(x.shape)}, weight ${shapeStr(w.shape)}, bias ${shapeStr(b.shape)} do not fit`);
+  type: 'MultiHeadAttention',
+  infer([q, k, v], attrs) {
+    if (q.rank !== 3 || !sameShape(q.shape, k.shape) || !sameShape(q.shape, v.shape)) {
+      throw new GraphError(`MultiHeadAttention: q ${shapeStr(q.shape)}, k ${shapeStr(k.shape)}, v ${shapeStr(v.shape)} do not fit`);
     }
-    if (d % (attrs.num_heads as number) !== 0) throw new GraphError(`Attention: width ${d} not divisible by ${attrs.num_heads} heads`);
-    return [{ dtype: 'float32', shape: x.shape }];
+    if (q.shape[2] % (attrs.num_heads as number) !== 0)
+      throw new GraphError(`MultiHeadAttention: width ${q.shape[2]} not divisible by ${attrs.num_heads} heads`);
+    return [{ dtype: 'float32', shape: q.shape }];
   },
   emit(ctx, i, o, attrs) {
-    ctx.node('Attention', [i[0], i[1], i[2]], [o[0]], { num_heads: attrs.num_heads as number, unidirectional: attrs.unidirectional ? 1 : 0 }, 'com.microsoft');
+    ctx.node(
+      'MultiHeadAttention',
+      [i[0], i[1], i[2]],
+      [o[0]],
+      { num_heads: attrs.num_heads as number, unidirectional: attrs.unidirectional ? 1 : 0 },
+      'com.microsoft',
+    );
   },
 };
 
-export function fusedAttention(x: Value, wT: Value, bias: Value, heads: number, causal = false): Value {
-  return x.graph.apply1(FusedAttentionOp, [x, wT, bias], { num_heads: heads, unidirectional: causal });
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, j) => d === b[j]);
+}
+
+/** Self-attention of already projected q, k, v [B,T,D] (1/√head_dim scaling inside). */
+export function fusedAttention(q: Value, k: Value, v: Value, heads: number, causal = false): Value {
+  return q.graph.apply1(FusedAttentionOp, [q, k, v], { num_heads: heads, unidirectional: causal });
 }
