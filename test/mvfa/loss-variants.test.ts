@@ -59,23 +59,14 @@ for (const loss of ['code', 'paper'] as LossVariant[]) {
     const t0 = await terms();
     const sum = t0.reduce((s, x) => s + x, 0);
     assert.ok(Math.abs(sum - base.loss.data[0]) <= 8 * ulp(sum), `the terms add up to the loss (${sum} vs ${base.loss.data[0]})`);
-    /** Central difference along `set(±h)`; returns the derivative and its float32 noise floor. */
-    const central = async (h: number, set: (sign: 1 | -1 | 0) => void): Promise<{ numeric: number; floor: number }> => {
-      set(1);
-      const tp = await terms();
-      set(-1);
-      const tm = await terms();
-      set(0);
-      let numeric = 0;
-      let noise = 0;
-      tp.forEach((p, k) => {
-        numeric += (p - tm[k]) / (2 * h);
-        if (p !== tm[k]) noise += (4 * Math.max(ulp(t0[k]), ulp(1))) / (2 * h);
-      });
-      return { numeric, floor: Math.max(noise, 1e-6) };
-    };
-    /** Slopes to the right and to the left of w over a step h, with their float32 noise floor. */
-    const oneSided = async (h: number, set: (sign: 1 | -1 | 0) => void): Promise<{ slopes: [number, number]; floor: number }> => {
+    /**
+     * Loss terms at w ± h along `set`: the central difference with its float32 noise floor, and the slopes to the
+     * right and to the left of w (noise floor twice the central one).
+     */
+    const differences = async (
+      h: number,
+      set: (sign: 1 | -1 | 0) => void,
+    ): Promise<{ numeric: number; floor: number; slopes: [number, number]; sideFloor: number }> => {
       set(1);
       const tp = await terms();
       set(-1);
@@ -89,13 +80,15 @@ for (const loss of ['code', 'paper'] as LossVariant[]) {
         left += (t0[k] - tm[k]) / h;
         if (p !== tm[k]) noise += (4 * Math.max(ulp(t0[k]), ulp(1))) / h;
       });
-      return { slopes: [right, left], floor: Math.max(noise, 1e-6) };
+      return { numeric: (right + left) / 2, floor: Math.max(noise / 2, 1e-6), slopes: [right, left], sideFloor: Math.max(noise, 1e-6) };
     };
+    /** Agreement of an analytic derivative with a numeric one: 5 % of the numeric value plus the noise floor. */
+    const tolerance = (numeric: number, floor: number) => 0.05 * Math.abs(numeric) + floor;
     const kinks: string[] = [];
     const worst = { top: 0, random: 0, topRel: 0 };
     let checked = 0;
     const check = (what: string, analytic: number, d: { numeric: number; floor: number }, kind: 'top' | 'random') => {
-      const tol = 0.05 * Math.abs(d.numeric) + d.floor;
+      const tol = tolerance(d.numeric, d.floor);
       const err = Math.abs(d.numeric - analytic);
       worst[kind] = Math.max(worst[kind], err / tol);
       if (kind === 'top') worst.topRel = Math.max(worst.topRel, err / Math.abs(d.numeric));
@@ -121,14 +114,14 @@ for (const loss of ['code', 'paper'] as LossVariant[]) {
       ] as const) {
         for (const i of idx) {
           const w0 = w[i];
-          const d = await central(h, (s) => (w[i] = w0 + s * h));
+          const d = await differences(h, (s) => (w[i] = w0 + s * h));
           // A kink (LeakyReLU, a clamp) right at w: the central difference averages the two sides, while the
           // analytic gradient is one of them. Accepted only when the two one-sided slopes differ and the gradient
           // equals one of them.
-          if (kind === 'random' && Math.abs(d.numeric - g[i]) >= 0.05 * Math.abs(d.numeric) + d.floor) {
-            const side = await oneSided(1e-2, (s) => (w[i] = w0 + s * 1e-2));
-            const matches = side.slopes.filter((v) => Math.abs(v - g[i]) < 0.05 * Math.abs(v) + side.floor);
-            if (Math.abs(side.slopes[0] - side.slopes[1]) > 2 * side.floor && matches.length > 0) {
+          if (kind === 'random' && Math.abs(d.numeric - g[i]) >= tolerance(d.numeric, d.floor)) {
+            const side = await differences(1e-2, (s) => (w[i] = w0 + s * 1e-2));
+            const matches = side.slopes.filter((v) => Math.abs(v - g[i]) < tolerance(v, side.sideFloor));
+            if (Math.abs(side.slopes[0] - side.slopes[1]) > 2 * side.sideFloor && matches.length > 0) {
               kinks.push(`${name}[${i}]: ${g[i].toExponential(3)}, one-sided ${side.slopes.map((v) => v.toExponential(3)).join(' / ')}`);
               continue;
             }
@@ -146,7 +139,7 @@ for (const loss of ['code', 'paper'] as LossVariant[]) {
         ['|v|·sign(g)', r.map((x, i) => Math.abs(x) * Math.sign(g[i]))],
       ] as const) {
         const w0 = w.slice();
-        const d = await central(hv, (s) => w.forEach((_, i) => (w[i] = w0[i] + s * hv * v[i])));
+        const d = await differences(hv, (s) => w.forEach((_, i) => (w[i] = w0[i] + s * hv * v[i])));
         w.set(w0);
         check(
           `${name}·${dir}`,

@@ -1,6 +1,6 @@
 // Neural-network operators: forward emission and gradient rule side by side.
 import { type OpDef, type Value } from '../graph.ts';
-import { GraphError, normAxis, shapeStr } from '../types.ts';
+import { GraphError, normAxis, sameShape, shapeStr } from '../types.ts';
 import { add, div, mul, sqrt, sub, unbroadcast } from './elementwise.ts';
 import { reduceMean, reduceSum } from './reduce.ts';
 
@@ -93,10 +93,6 @@ export const FusedAttentionOp: OpDef = {
     );
   },
 };
-
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, j) => d === b[j]);
-}
 
 /** Self-attention of already projected q, k, v [B,T,D] (1/√head_dim scaling inside). */
 export function fusedAttention(q: Value, k: Value, v: Value, heads: number, causal = false): Value {
